@@ -1,0 +1,43 @@
+# Parley: `make run` (embedded suite + demo) and `make test` (everything, both profiles).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install run test bench lint format up down clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . \
+		|| $(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: install
+	$(BIN)/parley run
+
+test: install
+	scripts/test.sh
+
+bench: install
+	scripts/with-servers.sh $(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+
+up:
+	docker compose up -d --wait
+
+down:
+	docker compose down
+
+clean:
+	scripts/kafka.sh stop || true
+	scripts/postgres.sh stop || true
+	rm -rf .parley .run

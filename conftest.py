@@ -1,0 +1,51 @@
+"""Fixtures every test may use. `profile` runs a test once per selected profile."""
+
+from __future__ import annotations
+
+import pytest
+
+from libs.common.testing.profiles import profile_settings, selected_profiles
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "profile" in metafunc.fixturenames:
+        metafunc.parametrize("profile", selected_profiles())
+
+
+@pytest.fixture
+async def settings(profile, tmp_path):
+    async with profile_settings(profile, tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+async def suite(settings):
+    """All four services in one process on the test's profile: (app, client)."""
+    from libs.common.testing.app import running
+    from services.embedded import all_services
+
+    async with running(all_services(), settings) as (app, client):
+        yield app, client
+
+
+ADMIN = {"Authorization": "Bearer test-admin-token"}
+
+
+@pytest.fixture
+def admin_headers():
+    return dict(ADMIN)
+
+
+@pytest.fixture
+async def tenant(suite):
+    """A tenant `acme` with a simulated sending number; returns its auth headers."""
+    _, client = suite
+    resp = await client.post("/v1/tenants", headers=ADMIN,
+                             json={"id": "acme", "name": "Acme", "brand": "Acme Shoes"})
+    assert resp.status_code == 201, resp.text
+    headers = {"Authorization": f"Bearer {resp.json()['api_key']}"}
+    resp = await client.post("/v1/numbers", headers=headers,
+                             json={"number": "+15555550000", "carrier": "simulator",
+                                   "is_default": True})
+    assert resp.status_code == 201, resp.text
+    return headers

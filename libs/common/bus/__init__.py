@@ -1,0 +1,21 @@
+"""The event bus: one interface (`Bus`), two backends chosen by `PARLEY_BUS`."""
+
+from libs.common.bus.base import DLQ_SUFFIX, Bus, BusUnavailable, Consumer, InvalidEvent, Record
+from libs.common.config import Settings
+
+
+def make_bus(settings: Settings, client_id: str = "parley") -> Bus:
+    backoff = settings.bus_retry_backoff_ms / 1000
+    if settings.bus == "kafka":
+        from libs.common.bus.kafka import KafkaBus
+
+        return KafkaBus(settings.kafka_bootstrap, partitions=settings.partitions,
+                        max_tries=settings.bus_max_tries, backoff_s=backoff,
+                        topic_prefix=settings.topic_prefix, client_id=client_id)
+    from libs.common.bus.memory import MemoryBus
+
+    return MemoryBus(partitions=settings.partitions, max_tries=settings.bus_max_tries,
+                     backoff_s=backoff, topic_prefix=settings.topic_prefix)
+
+
+__all__ = ["DLQ_SUFFIX", "Bus", "BusUnavailable", "Consumer", "InvalidEvent", "Record", "make_bus"]

@@ -1,0 +1,91 @@
+"""The bus interface both backends implement with Kafka's semantics.
+
+- `publish(topic, key, event)` returns once the event is durable (Kafka: acked by all in-sync
+  replicas); it raises `BusUnavailable` instead of hanging when the broker cannot be reached, so
+  ingress can answer 503 and the carrier retries.
+- `consume(topic, group, handler)` delivers every event at least once: an offset is committed only
+  after the handler returned and the events it returned were published. Events with one key land in
+  one partition and are handled in order. Consumers of one group share the partitions; a restarted
+  consumer resumes from the group's committed offset. A handler that keeps failing sends the event
+  to `<topic>.dlq` after `max_tries`, so one bad event never blocks its partition.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from libs.common.events import Event
+
+Handler = Callable[[Event], Awaitable[Sequence[Event] | None]]
+
+DLQ_SUFFIX = ".dlq"
+
+
+class BusUnavailable(RuntimeError):
+    """The broker did not take the event in time; nothing was published."""
+
+
+class InvalidEvent(Exception):
+    """Raised by a handler for an event that can never succeed: it goes to the DLQ at once."""
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: str
+    value: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Consumer(abc.ABC):
+    """A running member of a consumer group."""
+
+    @abc.abstractmethod
+    def assignment(self) -> set[int]:
+        """The partitions this member owns right now."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Graceful: finish the handlers in flight, commit, leave the group."""
+
+    @abc.abstractmethod
+    async def kill(self) -> None:
+        """Abrupt, like a crashed process: nothing in flight is committed."""
+
+
+class Bus(abc.ABC):
+    @abc.abstractmethod
+    async def start(self) -> None: ...
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop every consumer gracefully, then the producer."""
+
+    @abc.abstractmethod
+    async def publish(
+        self, topic: str, key: str, event: Event, headers: dict[str, str] | None = None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def publish_raw(
+        self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def consume(
+        self, topic: str, group: str, handler: Handler, model: type[Event] | None = None
+    ) -> Consumer:
+        """Join `group` on `topic`. The handler gets the topic's event model, or on a
+        `<topic>.dlq` topic the raw `Record` (original bytes plus the `parley-*` headers)."""
+
+    @abc.abstractmethod
+    async def ready(self) -> bool:
+        """True when the broker answers (readiness probe)."""
+
+    async def emit(self, event: Event) -> None:
+        """Publish an event on its own topic under its subscriber key."""
+        await self.publish(event.TOPIC, event.key, event)

@@ -1,0 +1,171 @@
+"""The Kafka backend, through aiokafka.
+
+Producer: idempotent, acks=all, so `publish` returning means every in-sync replica has the event.
+Consumers: manual commits after each batch a partition handled (never auto-commit), one task per
+group member, the partitions of a batch handled concurrently and each partition in order.
+Topics (and their `.dlq` twins) are created on start with the configured partition count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+
+from libs.common.bus.base import DLQ_SUFFIX, Bus, BusUnavailable, Consumer, Handler, Record
+from libs.common.bus.runner import process_record
+from libs.common.events import TOPICS, Event
+
+log = structlog.get_logger("parley.bus.kafka")
+
+
+class KafkaBus(Bus):
+    def __init__(self, bootstrap: str, *, partitions: int = 8, max_tries: int = 5,
+                 backoff_s: float = 0.05, topic_prefix: str = "",
+                 publish_timeout_s: float = 5.0, client_id: str = "parley") -> None:
+        self.bootstrap = bootstrap
+        self.partitions = partitions
+        self.max_tries = max_tries
+        self.backoff_s = backoff_s
+        self.topic_prefix = topic_prefix
+        self.publish_timeout_s = publish_timeout_s
+        self.client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._consumers: list[KafkaConsumer] = []
+
+    async def start(self) -> None:
+        await self.ensure_topics(TOPICS)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, client_id=self.client_id,
+            enable_idempotence=True, acks="all", linger_ms=1,
+            request_timeout_ms=int(self.publish_timeout_s * 1000),
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        for consumer in list(self._consumers):
+            await consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def ensure_topics(self, topics) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            names = [self.topic_prefix + t + suffix for t in topics for suffix in ("", DLQ_SUFFIX)]
+            new = [NewTopic(n, self.partitions, 1) for n in names if n not in existing]
+            if new:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics(new)
+        finally:
+            await admin.close()
+
+    async def ready(self) -> bool:
+        if self._producer is None:
+            return False
+        try:
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 2.0)
+            return True
+        except (TimeoutError, KafkaError, OSError):
+            return False
+
+    async def publish(self, topic: str, key: str, event: Event,
+                      headers: dict[str, str] | None = None) -> None:
+        await self.publish_raw(topic, key, event.to_bytes(), headers)
+
+    async def publish_raw(self, topic: str, key: str, value: bytes,
+                          headers: dict[str, str] | None = None) -> None:
+        if self._producer is None:
+            raise BusUnavailable("bus not started")
+        kafka_headers = [(k, v.encode()) for k, v in (headers or {}).items()]
+        try:
+            await asyncio.wait_for(
+                self._producer.send_and_wait(self.topic_prefix + topic, value, key=key.encode(),
+                                             headers=kafka_headers),
+                self.publish_timeout_s,
+            )
+        except (TimeoutError, KafkaError, OSError) as exc:
+            raise BusUnavailable(f"kafka did not take the event: {exc!r}") from exc
+
+    async def consume(self, topic: str, group: str, handler: Handler,
+                      model: type[Event] | None = None) -> Consumer:
+        consumer = KafkaConsumer(self, topic, group, handler, model)
+        await consumer.start()
+        self._consumers.append(consumer)
+        return consumer
+
+
+class KafkaConsumer(Consumer):
+    def __init__(self, bus: KafkaBus, topic: str, group: str, handler: Handler,
+                 model: type[Event] | None) -> None:
+        self.bus, self.topic, self.group, self.handler, self.model = bus, topic, group, handler, model
+        self._consumer = AIOKafkaConsumer(
+            bus.topic_prefix + topic, bootstrap_servers=bus.bootstrap, group_id=group,
+            client_id=f"{bus.client_id}-{group}", enable_auto_commit=False,
+            auto_offset_reset="earliest", isolation_level="read_committed",
+        )
+        self._stopping = False
+        self._task: asyncio.Task | None = None
+
+    def assignment(self) -> set[int]:
+        return {tp.partition for tp in self._consumer.assignment()}
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name=f"kafka:{self.group}:{self.topic}")
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=500)
+            if batches:
+                await asyncio.gather(*(self._handle(tp, msgs) for tp, msgs in batches.items()))
+
+    async def _handle(self, tp: TopicPartition, messages) -> None:
+        done = None
+        for msg in messages:
+            record = Record(msg.topic, msg.partition, msg.offset, (msg.key or b"").decode(),
+                            msg.value, {k: v.decode() for k, v in (msg.headers or ())})
+            try:
+                await process_record(
+                    record, self.group, self.handler, self.bus, model=self.model,
+                    topic_name=self.topic, max_tries=self.bus.max_tries,
+                    backoff_s=self.bus.backoff_s,
+                )
+            except Exception as exc:
+                log.warning("publish_failed_will_redeliver", topic=self.topic, error=repr(exc))
+                self._consumer.seek(tp, msg.offset)
+                await asyncio.sleep(self.bus.backoff_s)
+                break
+            done = msg.offset
+        if done is not None:
+            try:
+                await self._consumer.commit({tp: done + 1})
+            except (CommitFailedError, KafkaError) as exc:
+                # The partition moved to another member: it will be delivered there again.
+                log.warning("commit_failed", topic=self.topic, partition=tp.partition, error=repr(exc))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close()
+
+    async def kill(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close()
+
+    async def _close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._consumer.stop()
+        with contextlib.suppress(ValueError):
+            self.bus._consumers.remove(self)

@@ -1,0 +1,73 @@
+"""Settings shared by every service, read from `PARLEY_*` environment variables.
+
+The backends (bus and database) are chosen here and nowhere else: services receive a bus and a
+session factory built from these values and never branch on which one they got.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore")
+
+    # Where things run
+    host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
+    port: int = Field(8080, description="HTTP port (embedded mode serves everything on it).")
+    data_dir: Path = Field(Path(".parley"), description="Embedded mode: SQLite file and demo key.")
+    public_base_url: str | None = Field(
+        None, description="Public URL carriers call (for webhook signatures behind a proxy)."
+    )
+
+    # Backends
+    bus: Literal["memory", "kafka"] = Field("memory", description="Event bus backend.")
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    topic_prefix: str = Field("", description="Prefix for every topic name (shared clusters).")
+    partitions: int = Field(8, ge=1, description="Partitions per topic when Parley creates them.")
+    bus_max_tries: int = Field(5, ge=1, description="Handler tries before a dead-letter topic.")
+    bus_retry_backoff_ms: int = Field(50, ge=0, description="First retry pause, doubled each try.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL; default sqlite+aiosqlite under PARLEY_DATA_DIR.",
+    )
+    migrate_on_start: bool = Field(True, description="Apply migrations when a service starts.")
+
+    # Security
+    admin_token: SecretStr | None = Field(None, description="Token that may create tenants.")
+    secret_key: SecretStr = Field(
+        SecretStr("parley-development-only-secret"),
+        description="Key that encrypts carrier credentials at rest. Set it in production.",
+    )
+
+    # Behaviour
+    log_format: Literal["auto", "json", "console"] = Field("auto", description="Log renderer.")
+    log_level: str = Field("INFO", description="Log level.")
+    simulator: bool = Field(True, description="Serve the simulated carrier (embedded, demos).")
+    demo: bool = Field(False, description="Create the demo tenant on start.")
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'parley.db'}"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return str(self.database_url).startswith("sqlite")
+
+
+def env_table() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting: the README table is checked against it."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, SecretStr):
+            default = "(development value)"
+        rows.append((f"PARLEY_{name.upper()}", "" if default is None else str(default),
+                     field.description or ""))
+    return rows

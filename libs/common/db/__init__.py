@@ -1,0 +1,1 @@
+"""Database: one metadata with every owner's tables, async sessions, migrations."""

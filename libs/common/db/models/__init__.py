@@ -1,0 +1,11 @@
+"""Tables grouped by the service that owns (writes) them. Others may only read.
+
+- tenancy: tenants, API keys, carrier credentials (owner: router, which serves /v1/tenants)
+- ingress: inbound dedup keys
+- sender: sending numbers, outbound messages, the simulated carrier's handset log
+- segmentation: subscribers
+"""
+
+from libs.common.db.models import ingress, segmentation, sender, tenancy
+
+__all__ = ["ingress", "segmentation", "sender", "tenancy"]

@@ -1,0 +1,28 @@
+"""sms.inbound: a subscriber's message as ingress accepted it (verified, normalised, deduplicated).
+
+Producer: ingress. Consumers: router, segmentation. Key: "<tenant_id>:<phone>".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from libs.common.events.base import Event, utcnow
+
+TOPIC = "sms.inbound"
+
+
+class InboundSms(Event):
+    TOPIC = TOPIC
+
+    to: str = Field(description="Parley's number the subscriber texted (E.164 or short code).")
+    body: str = Field(max_length=65536)
+    carrier: str
+    carrier_message_id: str
+    media_urls: list[str] = Field(default_factory=list)
+    received_at: datetime = Field(default_factory=utcnow)
+    carrier_opt_out_hint: str | None = Field(
+        None, description="The carrier's own opt-out flag (Twilio OptOutType…); never trusted alone."
+    )

@@ -1,0 +1,78 @@
+"""The two profiles every scenario runs on.
+
+- `embedded`: in-memory bus + SQLite file (the default way to run Parley).
+- `production`: Kafka + PostgreSQL, the servers started by scripts/kafka.sh and scripts/postgres.sh
+  (`make test` starts them and exports PARLEY_TEST_KAFKA_BOOTSTRAP / PARLEY_TEST_DATABASE_URL).
+
+PARLEY_TEST_PROFILE picks: `all` (default), `embedded` or `production`. Asking for production
+without the servers is an error, not a silent skip: a green run must mean both profiles ran.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from libs.common.config import Settings
+
+EMBEDDED, PRODUCTION = "embedded", "production"
+
+
+def selected_profiles() -> list[str]:
+    choice = os.environ.get("PARLEY_TEST_PROFILE", "all")
+    if choice not in {"all", EMBEDDED, PRODUCTION}:
+        raise RuntimeError(f"PARLEY_TEST_PROFILE={choice!r}: use all, embedded or production")
+    return [EMBEDDED, PRODUCTION] if choice == "all" else [choice]
+
+
+def production_env() -> tuple[str, str]:
+    url = os.environ.get("PARLEY_TEST_DATABASE_URL")
+    bootstrap = os.environ.get("PARLEY_TEST_KAFKA_BOOTSTRAP")
+    if not url or not bootstrap:
+        raise RuntimeError(
+            "the production profile needs PARLEY_TEST_DATABASE_URL and PARLEY_TEST_KAFKA_BOOTSTRAP: "
+            "run `make test` (it starts PostgreSQL and Kafka), or set PARLEY_TEST_PROFILE=embedded"
+        )
+    return url, bootstrap
+
+
+@asynccontextmanager
+async def fresh_postgres(url: str) -> AsyncIterator[str]:
+    """A new, empty database on the test server for one test; dropped afterwards."""
+    parsed = make_url(url)
+    name = "t_" + uuid.uuid4().hex[:16]
+    dsn = dict(host=parsed.host, port=parsed.port, user=parsed.username, database=parsed.database)
+    conn = await asyncpg.connect(**dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield parsed.set(database=name).render_as_string(hide_password=False)
+    finally:
+        conn = await asyncpg.connect(**dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@asynccontextmanager
+async def profile_settings(profile: str, tmp_path: Path, **overrides) -> AsyncIterator[Settings]:
+    """Settings for one test on one profile: its own database and its own topics."""
+    base = dict(data_dir=tmp_path, partitions=4, bus_retry_backoff_ms=5, log_format="console",
+                simulator=True, admin_token="test-admin-token", secret_key="test-secret")
+    base.update(overrides)
+    if profile == EMBEDDED:
+        yield Settings(bus="memory", **base)
+        return
+    url, bootstrap = production_env()
+    async with fresh_postgres(url) as db_url:
+        yield Settings(bus="kafka", kafka_bootstrap=bootstrap, database_url=db_url,
+                       topic_prefix=f"t{uuid.uuid4().hex[:10]}.", **base)

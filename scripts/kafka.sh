@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# Throwaway single-node Apache Kafka 3.9 broker (KRaft, no ZooKeeper) on
+# 127.0.0.1 for tests and local development.
+#
+#   scripts/kafka.sh start    format fresh storage, start the broker, print the env
+#   scripts/kafka.sh stop     stop the broker (by pid) and delete its data
+#   scripts/kafka.sh status   print the env and exit 0 if running, else exit 1
+#
+# Broker jars come from Maven Central via infra/kafka/pom.xml and are cached in
+# ${PARLEY_KAFKA_LIBS:-$HOME/.cache/parley/kafka-3.9.2/libs}.
+# State lives in ${PARLEY_RUN_DIR:-<repo>/.run}:
+#   kafka/pid, kafka/server.properties, kafka/log4j.properties,
+#   kafka/data/ (log.dirs), kafka/kafka.out (stdout), kafka/server.log
+#   kafka.env  PARLEY_TEST_KAFKA_BOOTSTRAP=127.0.0.1:<port>
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUN_DIR="${PARLEY_RUN_DIR:-$REPO_ROOT/.run}"
+KAFKA_VERSION="3.9.2"
+LIBS="${PARLEY_KAFKA_LIBS:-${HOME:-/tmp}/.cache/parley/kafka-$KAFKA_VERSION/libs}"
+LIBS_MARKER="$LIBS/.complete"
+POM="$REPO_ROOT/infra/kafka/pom.xml"
+K_RUN="$RUN_DIR/kafka"
+PID_FILE="$K_RUN/pid"
+DATA_DIR="$K_RUN/data"
+PROPS="$K_RUN/server.properties"
+LOG4J="$K_RUN/log4j.properties"
+OUT_FILE="$K_RUN/kafka.out"
+ENV_FILE="$RUN_DIR/kafka.env"
+START_TIMEOUT="${PARLEY_KAFKA_START_TIMEOUT:-90}"
+STOP_TIMEOUT=20
+
+log() { printf 'kafka.sh: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+apt_install() {
+  local sudo=()
+  if ! is_root; then
+    command -v sudo >/dev/null 2>&1 || die "missing $*; install it (apt-get install $*)"
+    sudo=(sudo)
+  fi
+  log "installing $* with apt-get"
+  "${sudo[@]}" apt-get update -qq >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+java_cmd() {
+  if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then
+    printf '%s\n' "$JAVA_HOME/bin/java"
+  else
+    command -v java
+  fi
+}
+
+ensure_tools() {
+  command -v python3 >/dev/null 2>&1 || die "python3 is required"
+  java_cmd >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
+  JAVA="$(java_cmd)" || die "java not found"
+}
+
+ensure_libs() {
+  if [ -f "$LIBS_MARKER" ]; then
+    return 0
+  fi
+  command -v mvn >/dev/null 2>&1 || apt_install maven
+  [ -f "$POM" ] || die "missing $POM"
+  log "fetching Kafka $KAFKA_VERSION jars into $LIBS"
+  rm -rf -- "$LIBS"                              # redo any half-finished copy
+  mkdir -p "$LIBS"
+  # mvn -q still prints stray terminal escapes; show its output only on failure.
+  if ! mvn -B -q -f "$POM" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$LIBS" >"$LIBS.mvn.log" 2>&1; then
+    cat "$LIBS.mvn.log" >&2
+    die "mvn dependency:copy-dependencies failed (log: $LIBS.mvn.log)"
+  fi
+  rm -f -- "$LIBS.mvn.log"
+  [ -f "$LIBS/kafka_2.13-$KAFKA_VERSION.jar" ] || die "kafka_2.13-$KAFKA_VERSION.jar missing after copy"
+  touch "$LIBS_MARKER"
+}
+
+# Prints N distinct free TCP ports on 127.0.0.1.
+free_ports() {
+  python3 - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()
+EOF
+}
+
+# 22-char base64url of 16 random bytes, never starting with '-'.
+cluster_id() {
+  python3 -c '
+import base64, os
+while True:
+    cid = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    if not cid.startswith("-"):
+        print(cid)
+        break
+'
+}
+
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# kill -0 also succeeds for a zombie, which counts as gone here.
+alive() {
+  local pid="$1" state=""
+  kill -0 "$pid" 2>/dev/null || return 1
+  if [ -r "/proc/$pid/stat" ]; then
+    state="$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)"
+    [ "$state" != "Z" ] || return 1
+  fi
+  return 0
+}
+
+read_pid() {
+  if [ -s "$PID_FILE" ]; then
+    head -n 1 "$PID_FILE" | tr -cd '0-9'
+  fi
+}
+
+# True when $1 is a live broker started from our server.properties (guards
+# against a recycled pid belonging to some unrelated process).
+pid_is_ours() {
+  local pid="$1"
+  [ -n "$pid" ] || return 1
+  alive "$pid" || return 1
+  if [ -r "/proc/$pid/cmdline" ]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$PROPS" || return 1
+  fi
+  return 0
+}
+
+print_env() {
+  if [ -s "$ENV_FILE" ]; then
+    cat "$ENV_FILE"
+  fi
+}
+
+log_tail() {
+  log "last lines of $OUT_FILE:"
+  tail -n "${1:-60}" "$OUT_FILE" >&2 2>/dev/null || true
+}
+
+cmd_status() {
+  local pid
+  pid="$(read_pid)"
+  if pid_is_ours "$pid" && [ -s "$ENV_FILE" ]; then
+    log "running (pid $pid)"
+    print_env
+    return 0
+  fi
+  log "not running"
+  return 1
+}
+
+cmd_stop() {
+  local pid i
+  pid="$(read_pid)"
+  if pid_is_ours "$pid"; then
+    log "stopping pid $pid"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do
+      alive "$pid" || break
+      sleep 0.2
+    done
+    if alive "$pid"; then
+      log "pid $pid still alive after ${STOP_TIMEOUT}s, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      for ((i = 0; i < 25; i++)); do
+        alive "$pid" || break
+        sleep 0.2
+      done
+    fi
+  elif [ -n "$pid" ]; then
+    log "pid $pid is not running; cleaning up"
+  else
+    log "not running"
+  fi
+  # Keep kafka.out / server.log for post-mortems; they are truncated on start.
+  rm -rf -- "$DATA_DIR"
+  rm -f -- "$PID_FILE" "$PROPS" "$LOG4J" "$ENV_FILE"
+}
+
+write_config() {
+  local port="$1" cport="$2"
+  cat >"$PROPS" <<EOF
+# Generated by scripts/kafka.sh: single-node KRaft broker for tests.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA_DIR
+num.partitions=4
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+delete.topic.enable=true
+num.network.threads=2
+num.io.threads=4
+log.retention.hours=24
+log.segment.bytes=16777216
+EOF
+  cat >"$LOG4J" <<EOF
+# Generated by scripts/kafka.sh.
+log4j.rootLogger=INFO, stdout, file
+
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$K_RUN/server.log
+log4j.appender.file.Append=false
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.kafka.network.RequestChannel\$=WARN
+log4j.logger.org.apache.kafka.controller=INFO
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.log.LogCleaner=WARN
+EOF
+}
+
+cmd_start() {
+  local pid ports port cport cid i started=0
+  pid="$(read_pid)"
+  if pid_is_ours "$pid" && [ -s "$ENV_FILE" ]; then
+    log "already running (pid $pid)"
+    print_env
+    return 0
+  fi
+  if [ -e "$PID_FILE" ] || [ -e "$DATA_DIR" ]; then
+    cmd_stop                                    # stale state or half-started broker
+  fi
+
+  ensure_tools
+  ensure_libs
+
+  mkdir -p "$K_RUN"
+  ports="$(free_ports 2)"
+  port="${ports% *}"
+  cport="${ports#* }"
+  write_config "$port" "$cport"
+
+  cid="$(cluster_id)"
+  : >"$OUT_FILE"
+  log "formatting storage (cluster id $cid)"
+  "$JAVA" -Xmx256m -Dlog4j.configuration="file:$LOG4J" -cp "$LIBS/*" \
+    kafka.tools.StorageTool format -t "$cid" -c "$PROPS" >>"$OUT_FILE" 2>&1 \
+    || { log_tail 40; die "storage format failed"; }
+
+  log "starting broker on 127.0.0.1:$port (controller $cport)"
+  # The inner shell records its own pid and then execs java, so the pid file
+  # holds the broker's pid whether or not setsid had to fork.
+  # shellcheck disable=SC2016  # expanded by the inner shell on purpose
+  nohup setsid bash -c 'echo "$$" >"$1"; shift; exec "$@"' kafka-launch "$PID_FILE" \
+    "$JAVA" -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -Djava.awt.headless=true -Dlog4j.configuration="file:$LOG4J" \
+    -Dkafka.logs.dir="$K_RUN" -cp "$LIBS/*" kafka.Kafka "$PROPS" \
+    >>"$OUT_FILE" 2>&1 </dev/null &
+
+  for ((i = 0; i < 50; i++)); do
+    [ -s "$PID_FILE" ] && break
+    sleep 0.1
+  done
+  pid="$(read_pid)"
+  [ -n "$pid" ] || { log_tail; die "broker did not record its pid"; }
+
+  for ((i = 0; i < START_TIMEOUT * 5; i++)); do
+    if ! alive "$pid"; then
+      log_tail
+      rm -f -- "$PID_FILE"
+      die "broker exited during startup"
+    fi
+    if port_open "$port" \
+      && grep -qE 'Kafka Server started|started \(kafka\.server\.KafkaRaftServer\)' "$OUT_FILE"; then
+      started=1
+      break
+    fi
+    sleep 0.2
+  done
+  if [ "$started" -ne 1 ]; then
+    log_tail
+    cmd_stop
+    die "broker not ready within ${START_TIMEOUT}s"
+  fi
+
+  printf 'PARLEY_TEST_KAFKA_BOOTSTRAP=127.0.0.1:%s\n' "$port" >"$ENV_FILE.tmp"
+  mv -f "$ENV_FILE.tmp" "$ENV_FILE"
+  log "ready (pid $pid, port $port); env in $ENV_FILE"
+  print_env
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  *)
+    echo "usage: $0 {start|stop|status}" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole test suite on both profiles (memory+SQLite, Kafka+PostgreSQL); extra args go to pytest.
+# PARLEY_TEST_PROFILE=embedded runs only the first, without starting any server.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+exec scripts/with-servers.sh .venv/bin/python -m pytest "$@"

@@ -1,0 +1,111 @@
+"""The `parley` command: `parley run` (the embedded suite), `parley sim` (a phone in a terminal),
+`parley migrate` (apply database migrations and exit, for deploy jobs)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+
+import httpx
+
+from libs.common.config import Settings
+
+
+def _banner(settings: Settings, api_key: str | None) -> str:
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        "",
+        f"Parley is running at {base}  (bus={settings.bus}, database={settings.database_url})",
+        f"  demo tenant:   demo    API key: {api_key or '(see PARLEY_DATA_DIR/demo-api-key)'}",
+        "  text it:       parley sim send +15555550100 HELP",
+        f"  or:            curl -s -X POST {base}/webhooks/simulator/demo/inbound \\",
+        "                   -H 'content-type: application/json' \\",
+        "                   -d '{\"from\": \"+15555550100\", \"to\": \"+15555550000\", \"body\": \"HELP\"}'",
+        f"  the phone:     curl -s '{base}/simulator/demo/outbox?to=%2B15555550100'",
+        f"  API docs:      {base}/docs     health: {base}/readyz     metrics: {base}/metrics",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run(_: argparse.Namespace) -> int:
+    import uvicorn
+
+    from libs.common.service import build_app
+    from services.embedded import all_services, embedded_settings
+
+    settings = embedded_settings()
+    app = build_app(all_services(), settings, on_started=lambda ctx: print(
+        _banner(settings, ctx.state.get("demo_api_key")), flush=True))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
+                timeout_graceful_shutdown=20)
+    return 0
+
+
+def sim_send(args: argparse.Namespace) -> int:
+    """Text Parley as a phone would, then print what the phone receives (waits up to --wait s)."""
+    base = args.url.rstrip("/")
+    with httpx.Client(base_url=base, timeout=10) as client:
+        outbox_url = f"/simulator/{args.tenant}/outbox"
+        before = client.get(outbox_url, params={"to": args.phone})
+        if before.status_code != 200:
+            print(f"cannot read the simulated phone: {before.status_code} {before.text}",
+                  file=sys.stderr)
+            return 1
+        last = max((m["seq"] for m in before.json()), default=0)
+        resp = client.post(f"/webhooks/simulator/{args.tenant}/inbound",
+                           json={"from": args.phone, "to": args.to, "body": args.text,
+                                 "id": uuid.uuid4().hex})
+        if resp.status_code != 200:
+            print(f"not accepted: {resp.status_code} {resp.text}", file=sys.stderr)
+            return 1
+        deadline, got = time.monotonic() + args.wait, []
+        while time.monotonic() < deadline:
+            got = client.get(outbox_url, params={"to": args.phone, "after": last}).json()
+            if got:
+                time.sleep(0.3)  # a reply may come in several messages
+                got = client.get(outbox_url, params={"to": args.phone, "after": last}).json()
+                break
+            time.sleep(0.1)
+    for message in got:
+        print(f"{message['from']} → {message['to']}: {message['body']}")
+    if not got:
+        print("(no reply)")
+    return 0
+
+
+def migrate(_: argparse.Namespace) -> int:
+    from libs.common.db.migrate import upgrade
+    from libs.common.db.session import make_engine
+
+    async def go() -> None:
+        engine = make_engine(Settings().database_url)
+        await upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(go())
+    print("migrations applied")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="parley", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the embedded suite (all services, one port)").set_defaults(fn=run)
+    sub.add_parser("migrate", help="apply database migrations and exit").set_defaults(fn=migrate)
+    sim = sub.add_parser("sim", help="act as a phone on the simulated carrier")
+    simsub = sim.add_subparsers(dest="sim_command", required=True)
+    send = simsub.add_parser("send", help="send a text and print the replies")
+    send.add_argument("phone", help="the phone's number, e.g. +15555550100")
+    send.add_argument("text")
+    send.add_argument("--to", default="+15555550000", help="Parley's number (demo: +15555550000)")
+    send.add_argument("--tenant", default="demo")
+    settings = Settings()
+    send.add_argument("--url", default=f"http://127.0.0.1:{settings.port}")
+    send.add_argument("--wait", type=float, default=5.0, help="seconds to wait for replies")
+    send.set_defaults(fn=sim_send)
+    args = parser.parse_args(argv)
+    return args.fn(args)

@@ -1,0 +1,1 @@
+"""Ingress: where carriers and phones reach Parley (webhooks, tracked links)."""

@@ -1,0 +1,49 @@
+"""Router API models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TENANT_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
+
+
+class TenantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=TENANT_ID, description="Slug used in webhook URLs.")
+    name: str = Field(min_length=1, max_length=200)
+    brand: str | None = Field(None, max_length=200, description="Brand named in compliance texts.")
+    help_text: str | None = Field(None, max_length=1600)
+
+
+class TenantOut(BaseModel):
+    id: str
+    name: str
+    brand: str
+    help_text: str | None
+    created_at: datetime
+
+
+class TenantCreated(TenantOut):
+    api_key: str = Field(description="Shown once; only its hash is stored.")
+
+
+class ApiKeyCreated(BaseModel):
+    id: str
+    api_key: str
+
+
+class CredentialsIn(BaseModel):
+    """Carrier secrets (auth tokens, public keys, basic-auth pairs): stored encrypted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    values: dict[str, str] = Field(min_length=1)
+
+
+class CredentialsOut(BaseModel):
+    carrier: str
+    fields: list[str] = Field(description="Which fields are set; values are never returned.")
+    updated_at: datetime

@@ -1,0 +1,1 @@
+"""Segmentation: turns every reply, send and click into subscriber data."""

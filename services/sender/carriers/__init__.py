@@ -1,0 +1,1 @@
+"""Carrier clients, one folder each, chosen by the sending number's registration."""

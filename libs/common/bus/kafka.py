@@ -105,8 +105,11 @@ class KafkaConsumer(Consumer):
     def __init__(self, bus: KafkaBus, topic: str, group: str, handler: Handler,
                  model: type[Event] | None) -> None:
         self.bus, self.topic, self.group, self.handler, self.model = bus, topic, group, handler, model
+        # One Kafka group per (group, topic), as the memory bus keys them: a service that
+        # subscribes to several topics must not rebalance all of them whenever one member joins.
         self._consumer = AIOKafkaConsumer(
-            bus.topic_prefix + topic, bootstrap_servers=bus.bootstrap, group_id=group,
+            bus.topic_prefix + topic, bootstrap_servers=bus.bootstrap,
+            group_id=f"{bus.topic_prefix}{group}.{topic}",
             client_id=f"{bus.client_id}-{group}", enable_auto_commit=False,
             auto_offset_reset="earliest", isolation_level="read_committed",
         )

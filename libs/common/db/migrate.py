@@ -1,4 +1,7 @@
-"""Apply the Alembic migrations up to head, on SQLite or PostgreSQL.
+"""Apply the Alembic migrations up to every head, on SQLite or PostgreSQL.
+
+Each owner adds its revisions on its own branch (down_revision = the foundation), so work on two
+services never fights over one chain; `heads` applies them all.
 
 Several services may start at once against one PostgreSQL: a transaction-level advisory lock makes
 the others wait and then find nothing left to do.
@@ -25,7 +28,7 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text(f"SELECT pg_advisory_xact_lock({_LOCK_ID})"))

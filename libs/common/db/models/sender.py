@@ -63,3 +63,25 @@ class SimulatedMessage(Base):
     seq: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_simulated_message_tenant_to", "tenant_id", "to_number", "seq"),)
+
+
+class Link(Base):
+    """A tracked short link (`/l/{code}`): created by the sender per subscriber and message,
+    read by ingress to redirect and publish `link.clicked`. Codes are unguessable."""
+
+    __tablename__ = "link"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(32))
+    campaign_id: Mapped[str | None] = mapped_column(String(64))
+    flow_id: Mapped[str | None] = mapped_column(String(64))
+    step: Mapped[str | None] = mapped_column(String(64))
+    variant: Mapped[str | None] = mapped_column(String(64))
+    tag: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_link_tenant_phone", "tenant_id", "phone"),)

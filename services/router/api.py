@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, status
 from libs.common.auth import ADMIN, CallerDep
 from libs.common.secrets import CredentialBox
 from libs.common.service import CtxDep
-from services.router import tenants
+from services.router import rules_cache, tenants
 from services.router.schemas import (
     ApiKeyCreated,
     CredentialsIn,
@@ -15,6 +15,7 @@ from services.router.schemas import (
     TenantCreated,
     TenantIn,
     TenantOut,
+    TenantPatch,
 )
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
@@ -54,6 +55,21 @@ async def get_tenant(tenant_id: str, who: CallerDep, ctx: CtxDep):
         tenant = await tenants.get(session, tenant_id)
     if tenant is None:
         raise HTTPException(404, f"unknown tenant '{tenant_id}'")
+    return tenant
+
+
+@router.patch("/{tenant_id}", response_model=TenantOut)
+async def update_tenant(tenant_id: str, body: TenantPatch, who: CallerDep, ctx: CtxDep):
+    _may_see(who, tenant_id)
+    async with ctx.sessions() as session, session.begin():
+        tenant = await tenants.get(session, tenant_id)
+        if tenant is None:
+            raise HTTPException(404, f"unknown tenant '{tenant_id}'")
+        for field, value in body.model_dump(exclude_unset=True).items():
+            if value is None and field in ("name", "brand", "fallback_to_agent"):
+                raise HTTPException(422, f"{field} cannot be null")
+            setattr(tenant, field, value)
+    rules_cache.invalidate(ctx, tenant_id)
     return tenant
 
 

@@ -1,26 +1,95 @@
-"""Router consumers: thin async shells around `decide`."""
+"""Router consumers: thin async shells around the pure decisions in `decide.py`.
+
+Each handler loads state, decides, writes the decision and returns its events in one
+transaction. An inbound message is decided once: its events are stored with the processed id, so
+a redelivery (the bus crashed between our commit and its offset commit) returns the same events,
+same ids, and downstream deduplication makes the repeat harmless.
+"""
 
 from __future__ import annotations
 
 import structlog
 
 from libs.common.bus import InvalidEvent
-from libs.common.events import Event
+from libs.common.events import MODELS, Event
+from libs.common.events.campaign_enrolled import CampaignEnrolled
+from libs.common.events.link_clicked import LinkClicked
 from libs.common.events.sms_inbound import InboundSms
 from libs.common.phone import mask
 from libs.common.service import Ctx
-from services.router import tenants
-from services.router.decide import TenantRules, decide
+from services.router import store
+from services.router.decide import (
+    SubscriberState,
+    decide,
+    decide_click,
+    decide_enrollment,
+    decide_start,
+)
+from services.router.effects import Effects
+from services.router.rules_cache import tenant_rules
 
 log = structlog.get_logger("parley.router")
 
 
+def _log(fx: Effects, trigger: str) -> None:
+    log.info("decided", tenant=fx.tenant_id, phone=mask(fx.phone), trigger=trigger, stage=fx.stage,
+             rule=fx.rule, score=fx.score, sends=len(fx.sends))
+
+
+def _revive(stored: list[dict]) -> list[Event]:
+    return [MODELS[item["topic"]].model_validate(item["event"]) for item in stored]
+
+
+async def _decide_once(ctx: Ctx, tenant_id: str, phone: str, source: str, input_id: str, decide_fn,
+                       *, required: bool, source_text: str | None = None) -> list[Event]:
+    """Load state, decide, apply and remember the events, all in one transaction; an input seen
+    before returns the events it produced then."""
+    async with ctx.sessions() as session, session.begin():
+        done = await store.processed(session, tenant_id, source, input_id)
+        if done is not None:
+            return _revive(done.events)
+        rules = await tenant_rules(ctx, session, tenant_id)
+        if rules is None:
+            if required:
+                raise InvalidEvent(f"unknown tenant {tenant_id!r}")
+            return []
+        sub = SubscriberState(consent=await store.consent(session, tenant_id, phone),
+                              conversation=await store.open_conversation(
+                                  session, tenant_id, phone, for_update=True))
+        fx = decide_fn(rules, sub, ctx.clock())
+        await store.apply(session, fx, source_text=source_text)
+        events = fx.events
+        store.record_processed(session, tenant_id, source, input_id,
+                               [{"topic": e.TOPIC, "event": e.model_dump(mode="json")} for e in events],
+                               fx.now)
+    _log(fx, source)
+    return events
+
+
 async def handle_inbound(event: InboundSms, ctx: Ctx) -> list[Event]:
-    async with ctx.sessions() as session:
-        tenant = await tenants.get(session, event.tenant_id)
-    if tenant is None:
-        raise InvalidEvent(f"unknown tenant {event.tenant_id!r}")
-    actions = decide(event, TenantRules(brand=tenant.brand, help_text=tenant.help_text))
-    log.info("decided", tenant=event.tenant_id, phone=mask(event.phone),
-             stage="foundation", rule=actions[0].kind if actions else None)
-    return actions
+    return await _decide_once(ctx, event.tenant_id, event.phone, event.carrier, event.carrier_message_id,
+                              lambda rules, sub, now: decide(event, rules, sub, now),
+                              required=True, source_text=event.body)
+
+
+async def handle_click(event: LinkClicked, ctx: Ctx) -> list[Event]:
+    return await _decide_once(ctx, event.tenant_id, event.phone, "click", event.event_id,
+                              lambda rules, sub, now: decide_click(event, rules, sub, now),
+                              required=False)
+
+
+async def handle_enrolled(event: CampaignEnrolled, ctx: Ctx) -> list[Event]:
+    return await _decide_once(ctx, event.tenant_id, event.phone, "enrollment", event.enrollment_id,
+                              lambda rules, sub, now: decide_enrollment(event, rules, sub, now),
+                              required=True)
+
+
+async def start_flow(ctx: Ctx, tenant_id: str, phone: str, flow_id: str, request_id: str) -> list[Event]:
+    """Start a flow for a subscriber (API); publishes its events like a handler's."""
+    events = await _decide_once(ctx, tenant_id, phone, "api", request_id,
+                                lambda rules, sub, now: decide_start(flow_id, phone, request_id, rules,
+                                                                     sub, now),
+                                required=True)
+    for event in events:
+        await ctx.bus.emit(event)
+    return events

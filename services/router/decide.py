@@ -1,42 +1,219 @@
-"""What a subscriber's message means and what to answer: pure, no I/O, no clock reads.
+"""What a subscriber's message means and what to do: pure, no I/O, no clock reads.
 
-The foundation's answer is deliberately small (HELP gets the program text, anything else an
-acknowledgement); compliance, matching and flows grow here.
+Order (DESIGN.md, "compliance first"):
+1. compliance: opt-out (STOP family and plain-language revocations), HELP, opt back in;
+2. opted-out numbers get no automated answer;
+3. a conversation with an agent: automation stays silent;
+4. the active conversation's step options (exact, synonym, number, letter, fuzzy);
+5. the tenant's campaign keywords (same stages), which may start a flow and end the old one;
+6. a clarifying fallback for the current step (then a human), else unmatched (logged, optionally
+   handed to an agent).
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
+from libs.common.events.campaign_enrolled import CampaignEnrolled
+from libs.common.events.link_clicked import LinkClicked
 from libs.common.events.sms_inbound import InboundSms
-from libs.common.events.sms_outbound import SendSms
+from services.router import matching
+from services.router.compliance import Intent, classify
+from services.router.effects import ConsentChange, ConvState, Effects
+from services.router.flows import engine
+from services.router.flows.model import Flow, Rule
+from services.router.normalise import normalise
 
-HELP_WORDS = frozenset({"help", "info"})
-
-
-@dataclass(frozen=True)
-class TenantRules:
-    brand: str
-    help_text: str | None
+OPTED_OUT, OPTED_IN = "opted_out", "opted_in"
 
 
 def default_help(brand: str) -> str:
     return (f"{brand}: recurring automated marketing texts. Msg frequency varies. "
-            "Msg & data rates may apply. Reply HELP for help, STOP to opt out.")
+            f"Msg & data rates may apply. Reply HELP for help, STOP to opt out.")
 
 
-def action_id(msg: InboundSms, n: int = 0) -> str:
-    """Deterministic, so a redelivered inbound message yields the same action (sent once)."""
-    return uuid.uuid5(uuid.NAMESPACE_URL,
-                      f"parley:{msg.tenant_id}:{msg.carrier}:{msg.carrier_message_id}:{n}").hex
+def default_opt_out(brand: str) -> str:
+    return f"{brand}: You are unsubscribed and will receive no more messages. Reply START to resubscribe."
 
 
-def decide(msg: InboundSms, rules: TenantRules) -> list[SendSms]:
-    word = msg.body.strip().strip(".!?").casefold()
-    if word in HELP_WORDS:
-        body, kind = rules.help_text or default_help(rules.brand), "compliance"
+def default_opt_in(brand: str) -> str:
+    return (f"{brand}: You are subscribed again. Msg frequency varies. Msg & data rates may apply. "
+            f"Reply HELP for help, STOP to opt out.")
+
+
+@dataclass(frozen=True)
+class TenantRules:
+    tenant_id: str
+    brand: str
+    help_text: str | None = None
+    opt_out_text: str | None = None
+    opt_in_text: str | None = None
+    fallback_to_agent: bool = False
+    rules: tuple[Rule, ...] = ()
+    flows: dict[str, Flow] = field(default_factory=dict)
+    compiled: matching.Compiled = field(default_factory=matching.Compiled)
+    rules_by_key: dict[str, Rule] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, tenant_id: str, brand: str, rules: list[Rule], flows: dict[str, Flow],
+              **texts) -> TenantRules:
+        active = tuple(r for r in rules if r.active)
+        compiled = matching.compile_options([
+            matching.Option(key=r.id, keywords=tuple(r.keywords), synonyms=tuple(r.synonyms),
+                            threshold=r.threshold or matching.DEFAULT_THRESHOLD) for r in active])
+        return cls(tenant_id, brand, rules=active, flows=flows, compiled=compiled,
+                   rules_by_key={r.id: r for r in active}, **texts)
+
+    def flow(self, flow_id: str) -> Flow | None:
+        return self.flows.get(flow_id)
+
+
+@dataclass
+class SubscriberState:
+    consent: str | None = None  # opted_in | opted_out | None (never said)
+    conversation: ConvState | None = None
+
+
+def _effects(tenant: TenantRules, phone: str, now: datetime, seed: str, replying: bool,
+             msg: InboundSms | None = None) -> Effects:
+    return Effects(tenant.tenant_id, phone, now, seed, replying, brand=tenant.brand,
+                   in_reply_to=msg.carrier_message_id if msg else None,
+                   reply_from=msg.to if msg else None)
+
+
+def decide(msg: InboundSms, tenant: TenantRules, sub: SubscriberState, now: datetime) -> Effects:
+    fx = _effects(tenant, msg.phone, now, f"in:{msg.carrier}:{msg.carrier_message_id}", True, msg)
+    conv = sub.conversation if sub.conversation and sub.conversation.open else None
+    if conv is not None:
+        fx.transcript.append((conv.id, "in", "subscriber", msg.body))
+    text = normalise(msg.body)
+    intent = classify(text, sub.consent == OPTED_OUT)
+    if intent is not None:
+        _compliance(fx, tenant, sub, conv, intent, text)
+    elif sub.consent == OPTED_OUT:
+        fx.stage = "opted_out_silent"  # kept in the transcript for agents, never answered
+        if conv is None:
+            fx.transcript.append((None, "in", "subscriber", msg.body))
+    elif conv is not None and conv.status == "agent":
+        fx.stage, fx.rule = "agent", conv.handoff_reason
     else:
-        body, kind = f"{rules.brand}: thanks, we got your message.", "reply"
-    return [SendSms(tenant_id=msg.tenant_id, phone=msg.phone, from_number=msg.to, body=body,
-                    kind=kind, in_reply_to=msg.carrier_message_id, action_id=action_id(msg))]
+        _understand(fx, tenant, conv, text, msg.body)
+    return fx
+
+
+def _compliance(fx: Effects, tenant: TenantRules, sub: SubscriberState, conv: ConvState | None,
+                intent: Intent, text: str) -> None:
+    fx.stage, fx.rule = "compliance", intent.value
+    keyword = text.upper()[:64]
+    if intent in (Intent.OPT_OUT, Intent.OPT_OUT_ALL):
+        if sub.consent == OPTED_OUT:
+            return  # already out: one confirmation was sent, nothing more is
+        fx.consent = ConsentChange(OPTED_OUT, keyword)
+        fx.fact("consent_changed", consent=OPTED_OUT, keyword=keyword)
+        if conv is not None:
+            engine.end(fx, conv, "opted out")
+        fx.send(tenant.opt_out_text or default_opt_out(tenant.brand), "compliance")
+    elif intent is Intent.HELP:
+        fx.send(tenant.help_text or default_help(tenant.brand), "compliance")
+    elif intent is Intent.OPT_IN:
+        if sub.consent != OPTED_IN:
+            fx.consent = ConsentChange(OPTED_IN, keyword)
+            fx.fact("consent_changed", consent=OPTED_IN, keyword=keyword)
+        fx.send(tenant.opt_in_text or default_opt_in(tenant.brand), "compliance")
+
+
+def _understand(fx: Effects, tenant: TenantRules, conv: ConvState | None, text: str, raw: str) -> None:
+    flow = tenant.flow(conv.flow_id) if conv is not None and conv.flow_id else None
+    if flow is not None and engine.reply(fx, flow, conv, text, raw, tenant.flow):
+        return
+    if (found := matching.match(text, tenant.compiled)) is not None:
+        rule = tenant.rules_by_key[found.key]
+        fx.stage, fx.rule, fx.score = f"keyword:{found.stage}", rule.id, found.score
+        fx.fact("keyword_matched", conv, keyword=rule.keywords[0].upper(), campaign_id=rule.id,
+                reason=found.stage)
+        _run_rule(fx, tenant, rule, conv)
+        return
+    if flow is not None and conv is not None and flow.steps.get(conv.step or "") and \
+            flow.steps[conv.step].options:
+        engine.fallback(fx, flow, conv, tenant.flow)
+        return
+    fx.stage = "unmatched"
+    fx.fact("keyword_unmatched", conv)
+    if tenant.fallback_to_agent:
+        target = conv or fx.touch(ConvState(id=fx.next_id("conversation"), flow_id=None, step=None,
+                                            status="active", is_new=True))
+        if conv is None:
+            fx.transcript.append((target.id, "in", "subscriber", raw))
+        engine.handoff(fx, target, "unmatched")
+    elif conv is None:
+        fx.transcript.append((None, "in", "subscriber", raw))
+
+
+def _run_rule(fx: Effects, tenant: TenantRules, rule: Rule, conv: ConvState | None) -> None:
+    fx.campaign_id = rule.id  # keyword replies carry the campaign, so metrics split by it
+    engine.run_actions(fx, None, conv, [a for a in rule.actions if a.type != "start_flow"],
+                       tenant.flow)
+    for action in rule.actions:
+        if action.type == "start_flow" and (flow := tenant.flow(action.flow)) is not None:
+            engine.start(fx, flow, conv, tenant.flow, campaign_id=rule.id)
+
+
+def decide_timer(timer_kind: str, step: str, conv: ConvState, tenant: TenantRules, phone: str,
+                 consent: str | None, now: datetime, timer_id: str) -> Effects:
+    fx = _effects(tenant, phone, now, f"timer:{timer_id}", False)
+    flow = tenant.flow(conv.flow_id) if conv.flow_id else None
+    if consent == OPTED_OUT or flow is None:
+        fx.stage = "timer_stale"
+        return fx
+    engine.timer(fx, flow, conv, timer_kind, step, tenant.flow)
+    return fx
+
+
+def decide_click(click: LinkClicked, tenant: TenantRules, sub: SubscriberState, now: datetime) -> Effects:
+    fx = _effects(tenant, click.phone, now, f"click:{click.event_id}", False)
+    conv = sub.conversation
+    if click.is_bot or conv is None or not conv.open or sub.consent == OPTED_OUT:
+        fx.stage = "click_ignored"
+        return fx
+    flow = tenant.flow(conv.flow_id) if conv.flow_id else None
+    if flow is not None and (click.flow_id in (None, conv.flow_id)):
+        engine.click(fx, flow, conv, click.step)
+    return fx
+
+
+def decide_enrollment(enr: CampaignEnrolled, tenant: TenantRules, sub: SubscriberState,
+                      now: datetime) -> Effects:
+    fx = _effects(tenant, enr.phone, now, f"enrolled:{enr.enrollment_id}", False)
+    if sub.consent == OPTED_OUT:
+        fx.stage = "enrollment_skipped_opted_out"
+        return fx
+    conv = sub.conversation if sub.conversation and sub.conversation.open else None
+    if conv is not None and conv.status == "agent":
+        fx.stage = "enrollment_skipped_agent"
+        return fx
+    fx.stage, fx.rule = "enrollment", enr.broadcast_id
+    if enr.flow_id:
+        flow = tenant.flow(enr.flow_id)
+        if flow is None:
+            fx.stage = "enrollment_unknown_flow"
+            return fx
+        engine.start(fx, flow, conv, tenant.flow, campaign_id=enr.broadcast_id, variant=enr.variant)
+    elif enr.body:
+        fx.campaign_id, fx.variant = enr.broadcast_id, enr.variant
+        fx.send(enr.body, "marketing")
+    return fx
+
+
+def decide_start(flow_id: str, phone: str, request_id: str, tenant: TenantRules, sub: SubscriberState,
+                 now: datetime) -> Effects:
+    """A flow started for a subscriber over the API (e.g. post-purchase feedback after an order)."""
+    fx = _effects(tenant, phone, now, f"api:{request_id}", False)
+    flow = tenant.flow(flow_id)
+    if sub.consent == OPTED_OUT or flow is None:
+        fx.stage = "start_refused_opted_out" if flow else "start_unknown_flow"
+        return fx
+    conv = sub.conversation if sub.conversation and sub.conversation.open else None
+    fx.stage, fx.rule = "api_start", flow_id
+    engine.start(fx, flow, conv, tenant.flow)
+    return fx

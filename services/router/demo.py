@@ -1,4 +1,5 @@
-"""The embedded demo tenant `demo`: created once; its API key kept in PARLEY_DATA_DIR."""
+"""The embedded demo tenant `demo`: created once, its API key kept in PARLEY_DATA_DIR, and the
+shipped playbooks and campaign keywords loaded (without overwriting the tenant's own edits)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import os
 
 import structlog
 
+from libs.common.db.models.router import CampaignRule, FlowDefinition
 from libs.common.service import Ctx
-from services.router import tenants
+from services.router import definitions, tenants
+from services.router.flows import library
 
 log = structlog.get_logger("parley.demo")
 
@@ -26,7 +29,17 @@ async def ensure_demo_tenant(ctx: Ctx) -> None:
             key = key_file.read_text().strip()
         else:  # the key file was removed: issue a fresh key
             key = await tenants.add_key(session, DEMO_TENANT, ctx.clock())
+        await load_playbooks(session, DEMO_TENANT, ctx.clock())
     ctx.settings.data_dir.mkdir(parents=True, exist_ok=True)
     key_file.write_text(key + "\n")
     os.chmod(key_file, 0o600)
     ctx.state["demo_api_key"] = key
+
+
+async def load_playbooks(session, tenant_id: str, now) -> None:
+    for flow in library.flows():
+        if await definitions.get(session, FlowDefinition, tenant_id, flow.id) is None:
+            await definitions.put(session, FlowDefinition, tenant_id, flow, now)
+    for rule in library.campaigns():
+        if await definitions.get(session, CampaignRule, tenant_id, rule.id) is None:
+            await definitions.put(session, CampaignRule, tenant_id, rule, now)

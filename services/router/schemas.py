@@ -23,6 +23,9 @@ class TenantOut(BaseModel):
     name: str
     brand: str
     help_text: str | None
+    opt_out_text: str | None = None
+    opt_in_text: str | None = None
+    fallback_to_agent: bool = False
     created_at: datetime
 
 
@@ -47,3 +50,16 @@ class CredentialsOut(BaseModel):
     carrier: str
     fields: list[str] = Field(description="Which fields are set; values are never returned.")
     updated_at: datetime
+
+
+class TenantPatch(BaseModel):
+    """Program texts and routing preferences; omitted fields keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    brand: str | None = Field(None, min_length=1, max_length=200)
+    help_text: str | None = Field(None, max_length=1600)
+    opt_out_text: str | None = Field(None, max_length=1600)
+    opt_in_text: str | None = Field(None, max_length=1600)
+    fallback_to_agent: bool | None = None

@@ -27,6 +27,7 @@ from services.sender.segments import count_segments
 log = structlog.get_logger("parley.sender")
 
 FINAL = frozenset({"sent", "failed", "suppressed"})
+# Only the opt-out confirmation and HELP answers (kind "compliance") reach an opted-out number.
 
 
 async def _record(ctx: Ctx, cmd: SendSms) -> OutboundMessage | None:
@@ -54,7 +55,9 @@ async def handle_outbound(cmd: SendSms, ctx: Ctx) -> list[Event]:
     async with ctx.sessions() as session, session.begin():
         number = await store.sending_number(session, cmd.tenant_id, cmd.from_number)
         message = await session.get(OutboundMessage, row.id)
-        if number is None:
+        if cmd.kind != "compliance" and await store.opted_out(session, cmd.tenant_id, cmd.phone):
+            message.status, message.reason = "suppressed", "recipient opted out"
+        elif number is None:
             message.status, message.reason = "failed", "no registered sending number"
         elif number.carrier == simulator.NAME:
             message.carrier_message_id = await simulator.send(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy import Boolean, ForeignKey, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from libs.common.db.base import Base, UtcDateTime
@@ -17,6 +17,9 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(200))
     brand: Mapped[str] = mapped_column(String(200))
     help_text: Mapped[str | None] = mapped_column(Text)
+    opt_out_text: Mapped[str | None] = mapped_column(Text)
+    opt_in_text: Mapped[str | None] = mapped_column(Text)
+    fallback_to_agent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

@@ -1,0 +1,161 @@
+"""Owner: router. Consent (with its append-only audit trail), keyword rules, flows,
+conversations and their transcripts, durable timers, outgoing webhooks, processed inbound ids."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from libs.common.db.base import Base, UtcDateTime
+
+DEFAULT_PROGRAM = "default"
+
+
+class Consent(Base):
+    """Current consent per subscriber and program: the sender reads it right before each send."""
+
+    __tablename__ = "consent"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    program_id: Mapped[str] = mapped_column(String(64), primary_key=True, default=DEFAULT_PROGRAM)
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # opted_in | opted_out
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ConsentAudit(Base):
+    """Append-only: every consent change with its evidence. Never updated or deleted."""
+
+    __tablename__ = "consent_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    program_id: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16))
+    keyword: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))  # sms | carrier | api | import
+    source_message_id: Mapped[str | None] = mapped_column(String(200))
+    source_text: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_consent_audit_subscriber", "tenant_id", "phone", "id"),)
+
+
+class ProcessedInbound(Base):
+    """Inputs the router has decided (inbound messages by carrier id; clicks and enrollments with
+    carrier = "click"/"enrollment"), with the events they produced: a redelivery re-publishes these
+    same events (same ids) instead of deciding again."""
+
+    __tablename__ = "router_processed_inbound"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(32), primary_key=True)
+    carrier_message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    events: Mapped[list[Any]] = mapped_column(JSON)
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CampaignRule(Base):
+    __tablename__ = "campaign_rule"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class FlowDefinition(Base):
+    __tablename__ = "flow_definition"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Conversation(Base):
+    """A subscriber's conversation: at most one `active` or `agent` per tenant and phone."""
+
+    __tablename__ = "conversation"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    flow_id: Mapped[str | None] = mapped_column(String(64))
+    step: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # active | agent | completed | ended
+    variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fallbacks: Mapped[int] = mapped_column(Integer, default=0)
+    campaign_id: Mapped[str | None] = mapped_column(String(64))
+    variant: Mapped[str | None] = mapped_column(String(64))
+    handoff_reason: Mapped[str | None] = mapped_column(String(200))
+    handed_off_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_conversation_open", "tenant_id", "phone", "status"),
+        Index("ix_conversation_queue", "tenant_id", "status", "handed_off_at"),
+    )
+
+
+class TranscriptLine(Base):
+    __tablename__ = "transcript_line"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    conversation_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    direction: Mapped[str] = mapped_column(String(8))  # in | out
+    author: Mapped[str] = mapped_column(String(16))  # subscriber | automation | agent
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_transcript_line_subscriber", "tenant_id", "phone", "id"),)
+
+
+class Timer(Base):
+    """A durable timer (flow timeout, click follow-up, no-click nudge). Fired once: the firing
+    transaction claims it with FOR UPDATE SKIP LOCKED on PostgreSQL."""
+
+    __tablename__ = "router_timer"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    conversation_id: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # timeout | click | no_click
+    step: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16))  # pending | fired | cancelled
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_router_timer_due", "status", "due_at"),)
+
+
+class OutgoingWebhook(Base):
+    """A message forwarded to a tenant's webhook (HMAC-signed), retried until delivered."""
+
+    __tablename__ = "outgoing_webhook"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_outgoing_webhook_due", "status", "next_attempt_at"),)

@@ -1,0 +1,94 @@
+"""/v1/campaigns: keyword rules (keywords → actions) and /v1/flows: declarative conversations.
+
+Both accept JSON; flows also YAML (`content-type: application/yaml`). A definition that does not
+validate is a 422 whose detail names the problem (unknown step, unreachable step, cycle…).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import yaml
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, ValidationError
+
+from libs.common.auth import TenantDep
+from libs.common.db.models.router import CampaignRule, FlowDefinition
+from libs.common.service import CtxDep
+from services.router import definitions, rules_cache
+from services.router.flows.model import Flow, Rule
+
+campaigns = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
+flows = APIRouter(prefix="/v1/flows", tags=["flows"])
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    kind = request.headers.get("content-type", "application/json")
+    try:
+        if "yaml" in kind:
+            return yaml.safe_load(raw)
+        return orjson.loads(raw)
+    except (yaml.YAMLError, orjson.JSONDecodeError) as exc:
+        raise HTTPException(422, f"malformed {'YAML' if 'yaml' in kind else 'JSON'}: {exc}") from exc
+
+
+def _validate(model: type[BaseModel], data: Any, path_id: str | None = None) -> Any:
+    if path_id is not None and isinstance(data, dict):
+        data.setdefault("id", path_id)
+        if data["id"] != path_id:
+            raise HTTPException(422, f"id in body ({data['id']!r}) differs from the URL ({path_id!r})")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise HTTPException(422, [{"loc": list(e["loc"]), "msg": e["msg"]}
+                                  for e in exc.errors(include_url=False)]) from exc
+
+
+def _crud(router: APIRouter, model: type[BaseModel], table, noun: str) -> None:
+    def out(row) -> dict:
+        extra = {"version": row.version} if table is FlowDefinition else {"active": row.active}
+        return {**row.definition, **extra, "updated_at": row.updated_at.isoformat()}
+
+    async def save(request: Request, tenant_id: str, ctx, path_id: str | None, response: Response):
+        item = _validate(model, await _body(request), path_id)
+        async with ctx.sessions() as session, session.begin():
+            row, created = await definitions.put(session, table, tenant_id, item, ctx.clock())
+        rules_cache.invalidate(ctx, tenant_id)
+        response.status_code = 201 if created else 200
+        return out(row)
+
+    @router.post("", status_code=201)
+    async def create(request: Request, tenant_id: TenantDep, ctx: CtxDep, response: Response) -> dict:
+        return await save(request, tenant_id, ctx, None, response)
+
+    @router.put("/{item_id}")
+    async def replace(item_id: str, request: Request, tenant_id: TenantDep, ctx: CtxDep,
+                      response: Response) -> dict:
+        return await save(request, tenant_id, ctx, item_id, response)
+
+    @router.get("")
+    async def list_items(tenant_id: TenantDep, ctx: CtxDep) -> list[dict]:
+        async with ctx.sessions() as session:
+            return [out(r) for r in await definitions.list_all(session, table, tenant_id)]
+
+    @router.get("/{item_id}")
+    async def get_item(item_id: str, tenant_id: TenantDep, ctx: CtxDep) -> dict:
+        async with ctx.sessions() as session:
+            row = await definitions.get(session, table, tenant_id, item_id)
+        if row is None:
+            raise HTTPException(404, f"unknown {noun} '{item_id}'")
+        return out(row)
+
+    @router.delete("/{item_id}", status_code=204)
+    async def delete_item(item_id: str, tenant_id: TenantDep, ctx: CtxDep) -> Response:
+        async with ctx.sessions() as session, session.begin():
+            if not await definitions.delete(session, table, tenant_id, item_id):
+                raise HTTPException(404, f"unknown {noun} '{item_id}'")
+        rules_cache.invalidate(ctx, tenant_id)
+        return Response(status_code=204)
+
+
+_crud(campaigns, Rule, CampaignRule, "campaign")
+_crud(flows, Flow, FlowDefinition, "flow")

@@ -1,0 +1,122 @@
+"""/v1/conversations: the agent's desk. The queue (oldest first, with the reason), a conversation
+and its transcript, replying (sent through the sender like any message) and resolving (hands the
+conversation back to automation at its step, or closes it when there is no flow to resume)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Header, HTTPException, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from libs.common.auth import TenantDep
+from libs.common.db.models.router import Conversation, TranscriptLine
+from libs.common.events.sms_outbound import SendSms
+from libs.common.phone import InvalidPhone, to_e164
+from libs.common.service import CtxDep
+from services.router import consumer, store
+
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+
+
+class AgentReply(BaseModel):
+    body: str = Field(min_length=1, max_length=1600)
+
+
+class StartFlow(BaseModel):
+    phone: str
+    flow_id: str
+
+
+def _out(row: Conversation) -> dict:
+    return {"id": row.id, "phone": row.phone, "flow_id": row.flow_id, "step": row.step,
+            "status": row.status, "reason": row.handoff_reason, "handed_off_at": row.handed_off_at,
+            "started_at": row.started_at, "updated_at": row.updated_at, "variables": row.variables,
+            "end_reason": row.end_reason, "campaign_id": row.campaign_id}
+
+
+def _phone(raw: str) -> str:
+    try:
+        return to_e164(raw)
+    except InvalidPhone as exc:
+        raise HTTPException(422, f"phone: {exc}") from exc
+
+
+async def _own(session, tenant_id: str, conversation_id: str) -> Conversation:
+    row = await session.get(Conversation, conversation_id)
+    if row is None or row.tenant_id != tenant_id:
+        raise HTTPException(404, f"unknown conversation '{conversation_id}'")
+    return row
+
+
+@router.get("")
+async def list_conversations(tenant_id: TenantDep, ctx: CtxDep,
+                             status: str | None = Query(None, description="agent = the queue"),
+                             phone: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> list:
+    query = select(Conversation).where(Conversation.tenant_id == tenant_id)
+    if status:
+        query = query.where(Conversation.status == status)
+    if phone:
+        query = query.where(Conversation.phone == _phone(phone))
+    order = (Conversation.handed_off_at, Conversation.id) if status == "agent" else (
+        Conversation.started_at.desc(), Conversation.id)
+    async with ctx.sessions() as session:
+        rows = await session.scalars(query.order_by(*order).limit(limit))
+        return [_out(r) for r in rows]
+
+
+@router.get("/{conversation_id}")
+async def get_conversation(conversation_id: str, tenant_id: TenantDep, ctx: CtxDep) -> dict:
+    async with ctx.sessions() as session:
+        row = await _own(session, tenant_id, conversation_id)
+        lines = await session.scalars(select(TranscriptLine).where(
+            TranscriptLine.conversation_id == conversation_id).order_by(TranscriptLine.id))
+        transcript = [{"direction": t.direction, "author": t.author, "body": t.body, "at": t.at}
+                      for t in lines]
+    return {**_out(row), "transcript": transcript}
+
+
+@router.post("/{conversation_id}/reply", status_code=202)
+async def agent_reply(conversation_id: str, body: AgentReply, tenant_id: TenantDep, ctx: CtxDep,
+                      idempotency_key: str | None = Header(None)) -> dict:
+    async with ctx.sessions() as session, session.begin():
+        row = await _own(session, tenant_id, conversation_id)
+        if await store.consent(session, tenant_id, row.phone) == "opted_out":
+            raise HTTPException(409, "the subscriber opted out: no message can be sent")
+        action = uuid.uuid5(uuid.NAMESPACE_URL, f"agent:{conversation_id}:{idempotency_key}").hex \
+            if idempotency_key else uuid.uuid4().hex
+        session.add(TranscriptLine(tenant_id=tenant_id, phone=row.phone, conversation_id=row.id,
+                                   direction="out", author="agent", body=body.body, at=ctx.clock()))
+        cmd = SendSms(tenant_id=tenant_id, phone=row.phone, body=body.body, kind="reply",
+                      action_id=action, flow_id=row.flow_id, step=row.step, campaign_id=row.campaign_id)
+        await ctx.bus.emit(cmd)  # inside the transaction: no transcript line without its message
+    return {"action_id": cmd.action_id, "status": "queued"}
+
+
+@router.post("/{conversation_id}/resolve")
+async def resolve(conversation_id: str, tenant_id: TenantDep, ctx: CtxDep) -> dict:
+    async with ctx.sessions() as session, session.begin():
+        row = await _own(session, tenant_id, conversation_id)
+        if row.status != "agent":
+            raise HTTPException(409, f"conversation is {row.status}, not with an agent")
+        row.status = "active" if row.flow_id and row.step else "ended"
+        row.end_reason = None if row.status == "active" else "resolved by agent"
+        row.fallbacks, row.updated_at = 0, ctx.clock()
+        return _out(row)
+
+
+@router.post("/start", status_code=202)
+async def start(body: StartFlow, tenant_id: TenantDep, ctx: CtxDep,
+                idempotency_key: str | None = Header(None)) -> dict:
+    """Start a flow for one subscriber (e.g. post-purchase feedback when an order ships)."""
+    phone = _phone(body.phone)
+    async with ctx.sessions() as session:
+        if await store.consent(session, tenant_id, phone) == "opted_out":
+            raise HTTPException(409, "the subscriber opted out")
+        rules = await consumer.tenant_rules(ctx, session, tenant_id)
+    if rules is None or rules.flow(body.flow_id) is None:
+        raise HTTPException(404, f"unknown flow '{body.flow_id}'")
+    events = await consumer.start_flow(ctx, tenant_id, phone, body.flow_id,
+                                       idempotency_key or uuid.uuid4().hex)
+    return {"messages": sum(1 for e in events if isinstance(e, SendSms))}

@@ -1,0 +1,132 @@
+"""What a decision does, collected as plain values: messages to send, facts for segmentation,
+consent changes, conversation changes, timers and webhooks. `store.apply` writes them in one
+transaction; the consumer publishes the events.
+
+Ids derive from a seed (the inbound message, timer, click or enrollment) so that deciding the same
+input twice yields the same action ids, and the sender sends each action once.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from libs.common.events import Event
+from libs.common.events.sms_outbound import MessageKind, SendSms
+from libs.common.events.subscriber_events import SubscriberEvent, SubscriberEventType
+
+_VAR = re.compile(r"\{(\w+)\}")
+
+
+def render(template: str, variables: dict[str, Any]) -> str:
+    """Fill `{name}` from the conversation; `{link:…}` and unknown names stay for the sender."""
+    return _VAR.sub(lambda m: str(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
+                    template)
+
+
+@dataclass
+class ConvState:
+    id: str
+    flow_id: str | None
+    step: str | None
+    status: str  # active | agent | completed | ended
+    variables: dict[str, Any] = field(default_factory=dict)
+    fallbacks: int = 0
+    campaign_id: str | None = None
+    variant: str | None = None
+    handoff_reason: str | None = None
+    end_reason: str | None = None
+    is_new: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.status in ("active", "agent")
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    status: str  # opted_in | opted_out
+    keyword: str | None
+    source: str = "sms"
+
+
+@dataclass(frozen=True)
+class TimerSpec:
+    conversation_id: str
+    kind: str  # timeout | click | no_click
+    step: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookCall:
+    id: str
+    url: str
+    secret: str | None
+    payload: dict[str, Any]
+
+
+@dataclass
+class Effects:
+    tenant_id: str
+    phone: str
+    now: datetime
+    seed: str
+    replying: bool  # triggered by the subscriber's own text: answers are replies, not marketing
+    brand: str = ""
+    in_reply_to: str | None = None
+    reply_from: str | None = None
+    campaign_id: str | None = None  # for sends outside a conversation (keyword replies, broadcasts)
+    variant: str | None = None
+    stage: str = "none"
+    rule: str | None = None
+    score: float | None = None
+    sends: list[SendSms] = field(default_factory=list)
+    facts: list[SubscriberEvent] = field(default_factory=list)
+    consent: ConsentChange | None = None
+    conversations: dict[str, ConvState] = field(default_factory=dict)
+    cancel_timers_of: set[str] = field(default_factory=set)
+    timers: list[TimerSpec] = field(default_factory=list)
+    webhooks: list[WebhookCall] = field(default_factory=list)
+    transcript: list[tuple[str | None, str, str, str]] = field(default_factory=list)
+    _n: int = 0
+
+    def next_id(self, what: str) -> str:
+        self._n += 1
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"parley:{self.tenant_id}:{self.seed}:{what}:{self._n}").hex
+
+    def render(self, template: str, conv: ConvState | None) -> str:
+        return render(template, {"brand": self.brand, **(conv.variables if conv else {})})
+
+    def send(self, body: str, kind: MessageKind, conv: ConvState | None = None,
+             step: str | None = None) -> None:
+        self.sends.append(SendSms(
+            tenant_id=self.tenant_id, phone=self.phone, body=body[:1600], kind=kind,
+            action_id=self.next_id("send"), from_number=self.reply_from,
+            in_reply_to=self.in_reply_to, occurred_at=self.now,
+            flow_id=conv.flow_id if conv else None, step=step or (conv.step if conv else None),
+            campaign_id=(conv.campaign_id if conv else None) or self.campaign_id,
+            variant=(conv.variant if conv else None) or self.variant))
+        if conv is not None:
+            self.transcript.append((conv.id, "out", "automation", body))
+
+    def fact(self, type_: SubscriberEventType, conv: ConvState | None = None, **fields: Any) -> None:
+        if conv is not None:
+            fields.setdefault("flow_id", conv.flow_id)
+            fields.setdefault("step", conv.step)
+            fields.setdefault("campaign_id", conv.campaign_id)
+            fields.setdefault("variant", conv.variant)
+        self.facts.append(SubscriberEvent(
+            tenant_id=self.tenant_id, phone=self.phone, type=type_, occurred_at=self.now,
+            event_id=self.next_id("fact"), source_message_id=self.in_reply_to, **fields))
+
+    def touch(self, conv: ConvState) -> ConvState:
+        self.conversations[conv.id] = conv
+        return conv
+
+    @property
+    def events(self) -> list[Event]:
+        return [*self.sends, *self.facts]

@@ -1,0 +1,1 @@
+"""Declarative conversations: the flow model (validated), the engine (pure), the shipped playbooks."""

@@ -1,0 +1,211 @@
+"""Flow and campaign definitions: what a tenant writes (JSON or YAML), validated with pydantic.
+
+A flow is a set of named steps. A step may send a prompt, expect options (keywords, synonyms,
+number ranges, letters), and react to silence (`on_timeout`), to a click on one of its tracked links
+(`on_click`, after a delay) or to no click (`on_no_click`). Options and triggers run actions and go
+to a `next` step or to `end`. Validation rejects unknown step names, unreachable steps and cycles
+with no way out, naming the step at fault.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+END = "end"
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 24h, 2d)")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Reply(_Strict):
+    type: Literal["reply"]
+    text: str = Field(min_length=1, max_length=1600)
+
+
+class Label(_Strict):
+    type: Literal["label", "unlabel"]
+    label: str = Field(min_length=1, max_length=100)
+
+
+class Score(_Strict):
+    type: Literal["score"]
+    event: str = Field(min_length=1, max_length=64)
+
+
+class SetAttribute(_Strict):
+    type: Literal["set"]
+    attribute: str = Field(min_length=1, max_length=64)
+    value: str = Field(max_length=500)
+
+
+class StartFlow(_Strict):
+    type: Literal["start_flow"]
+    flow: str = Field(pattern=SLUG)
+
+
+class Webhook(_Strict):
+    type: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+    secret: str | None = Field(None, description="HMAC-SHA256 key for the X-Parley-Signature header.")
+
+
+class Handoff(_Strict):
+    type: Literal["handoff"]
+    reason: str = Field("requested", max_length=200)
+
+
+class End(_Strict):
+    type: Literal["end"]
+
+
+Action = Annotated[Reply | Label | Score | SetAttribute | StartFlow | Webhook | Handoff | End,
+                   Field(discriminator="type")]
+
+
+class Trigger(_Strict):
+    after: str
+    actions: list[Action] = []
+    next: str | None = None
+
+    @field_validator("after")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    @property
+    def delay(self) -> timedelta:
+        return parse_duration(self.after)
+
+
+class OptionDef(_Strict):
+    keywords: list[str] = []
+    synonyms: list[str] = []
+    range: tuple[int, int] | None = Field(None, description="Numeric answers low..high (e.g. [4, 5]).")
+    any: bool = Field(False, description="Accept any text (free-form answers).")
+    threshold: float | None = Field(None, ge=50, le=100, description="Fuzzy match threshold.")
+    set: dict[str, str] = Field({}, description="Conversation variables to remember.")
+    actions: list[Action] = []
+    next: str | None = Field(None, description="Next step; omitted or 'end' ends the flow.")
+
+    @model_validator(mode="after")
+    def _says_what_it_matches(self) -> OptionDef:
+        if not (self.keywords or self.range or self.any):
+            raise ValueError("an option needs keywords, a range or any: true")
+        if self.range and self.range[0] > self.range[1]:
+            raise ValueError(f"range {list(self.range)} is empty")
+        return self
+
+    @property
+    def key(self) -> str:
+        if self.keywords:
+            return self.keywords[0].upper()
+        if self.range:
+            return f"{self.range[0]}-{self.range[1]}"
+        return "*"
+
+
+class Step(_Strict):
+    prompt: str | None = Field(None, max_length=1600)
+    actions: list[Action] = Field([], description="Run when the step is entered.")
+    options: list[OptionDef] = []
+    fallback: str | None = Field(None, max_length=1600, description="Default lists valid replies.")
+    max_fallbacks: int = Field(2, ge=0, le=10)
+    on_timeout: Trigger | None = None
+    on_click: Trigger | None = None
+    on_no_click: Trigger | None = None
+    next: str | None = Field(None, description="For steps without options: go on at once.")
+
+
+class Flow(_Strict):
+    id: str = Field(pattern=SLUG)
+    name: str = Field("", max_length=200)
+    start: str
+    steps: dict[str, Step] = Field(min_length=1)
+    completion_event: str | None = Field(None, max_length=64)
+    kind: Literal["reply", "marketing"] = Field(
+        "marketing", description="How prompts sent without a fresh reply are classed.")
+
+    @model_validator(mode="after")
+    def _graph_is_sound(self) -> Flow:
+        names = set(self.steps)
+        if END in names:
+            raise ValueError(f"'{END}' is reserved and cannot name a step")
+        if self.start not in names:
+            raise ValueError(f"start step '{self.start}' is not defined")
+        edges = {name: _targets(step) for name, step in self.steps.items()}
+        for name, targets in edges.items():
+            for t in targets - {END}:
+                if t not in names:
+                    raise ValueError(f"step '{name}' goes to unknown step '{t}'")
+        reachable = _closure({self.start}, edges)
+        if unreachable := sorted(names - reachable):
+            raise ValueError(f"unreachable steps: {', '.join(unreachable)}")
+        exits = {END}
+        changed = True
+        while changed:  # steps from which `end` can be reached
+            changed = False
+            for name, targets in edges.items():
+                if name not in exits and targets & exits:
+                    exits.add(name)
+                    changed = True
+        if trapped := sorted(reachable - exits):
+            raise ValueError(f"cycle without an exit: steps {', '.join(trapped)} can never reach end")
+        return self
+
+
+def _targets(step: Step) -> set[str]:
+    """Where a step can lead; an option, trigger or step with no `next` leads to end."""
+    out: set[str] = set()
+    for opt in step.options:
+        out.add(opt.next or END)
+    for trig in (step.on_timeout, step.on_click, step.on_no_click):
+        if trig is not None and trig.next:
+            out.add(trig.next)
+        elif trig is not None and any(a.type == "end" for a in trig.actions):
+            out.add(END)
+    if step.next:
+        out.add(step.next)
+    if not step.options and not step.next:
+        out.add(END)  # nothing to wait for: the flow ends here
+    if any(a.type == "end" for a in step.actions):
+        out.add(END)
+    return out
+
+
+def _closure(start: set[str], edges: dict[str, set[str]]) -> set[str]:
+    seen, todo = set(), list(start)
+    while todo:
+        node = todo.pop()
+        if node in seen or node == END:
+            continue
+        seen.add(node)
+        todo.extend(edges.get(node, ()))
+    return seen
+
+
+class Rule(_Strict):
+    """A campaign keyword rule: any of `keywords` (with synonyms and fuzzy) → actions."""
+
+    id: str = Field(pattern=SLUG)
+    name: str = Field("", max_length=200)
+    keywords: list[str] = Field(min_length=1)
+    synonyms: list[str] = []
+    threshold: float | None = Field(None, ge=50, le=100)
+    actions: list[Action] = Field(min_length=1)
+    active: bool = True

@@ -1,0 +1,45 @@
+"""Per-tenant compiled rules and flows, rebuilt only when a definition changed.
+
+Compiling keyword tables and validating flows happens once per change, so matching a reply costs a
+few dict look-ups. A cached entry is trusted for `TTL_SECONDS` before its version is checked
+against the database again (one small query); this process's own API writes invalidate at once,
+so another replica sees a change within the TTL.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.service import Ctx
+from services.router import store
+from services.router.decide import TenantRules
+
+_KEY = "router.rules_cache"
+TTL_SECONDS = 2.0
+
+
+def invalidate(ctx: Ctx, tenant_id: str) -> None:
+    ctx.state.setdefault(_KEY, {}).pop(tenant_id, None)
+
+
+async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> TenantRules | None:
+    cache: dict[str, tuple[float, tuple, TenantRules]] = ctx.state.setdefault(_KEY, {})
+    hit = cache.get(tenant_id)
+    if hit is not None and time.monotonic() - hit[0] < TTL_SECONDS:
+        return hit[2]
+    tenant = await store.tenant(session, tenant_id)
+    if tenant is None:
+        return None
+    version = (*await store.definitions_version(session, tenant_id), tenant.brand, tenant.help_text,
+               tenant.opt_out_text, tenant.opt_in_text, tenant.fallback_to_agent)
+    if hit is not None and hit[1] == version:
+        cache[tenant_id] = (time.monotonic(), version, hit[2])
+        return hit[2]
+    rules, flows = await store.rules_and_flows(session, tenant_id)
+    built = TenantRules.build(tenant_id, tenant.brand, rules, flows, help_text=tenant.help_text,
+                              opt_out_text=tenant.opt_out_text, opt_in_text=tenant.opt_in_text,
+                              fallback_to_agent=tenant.fallback_to_agent)
+    cache[tenant_id] = (time.monotonic(), version, built)
+    return built

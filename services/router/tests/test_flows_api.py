@@ -1,0 +1,90 @@
+"""/v1/flows and /v1/campaigns: definitions in JSON or YAML, validated with clear 422s."""
+
+from __future__ import annotations
+
+import pytest
+
+GOOD = {"id": "survey", "start": "q1", "steps": {
+    "q1": {"prompt": "Like it? Reply YES or NO", "options": [
+        {"keywords": ["YES"], "next": "q2"}, {"keywords": ["NO"]}]},
+    "q2": {"prompt": "Thanks!"}}}
+
+YAML = """
+id: survey-yaml
+start: q1
+steps:
+  q1:
+    prompt: Rate us 1-5
+    options:
+      - range: [1, 5]
+"""
+
+
+async def test_a_flow_is_created_in_json_and_replaced(suite, tenant):
+    _, client = suite
+    resp = await client.post("/v1/flows", headers=tenant, json=GOOD)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["version"] == 1
+    resp = await client.put("/v1/flows/survey", headers=tenant, json={**GOOD, "name": "v2"})
+    assert resp.status_code == 200 and resp.json()["version"] == 2
+    assert [f["id"] for f in (await client.get("/v1/flows", headers=tenant)).json()] == ["survey"]
+
+
+async def test_a_flow_is_accepted_in_yaml(suite, tenant):
+    _, client = suite
+    resp = await client.post("/v1/flows", headers={**tenant, "content-type": "application/yaml"},
+                             content=YAML.encode())
+    assert resp.status_code == 201, resp.text
+    assert (await client.get("/v1/flows/survey-yaml", headers=tenant)).json()["start"] == "q1"
+
+
+@pytest.mark.parametrize("patch, message", [
+    ({"start": "nowhere"}, "start step 'nowhere' is not defined"),
+    ({"steps": {**GOOD["steps"], "q1": {"prompt": "x", "options": [{"keywords": ["Y"], "next": "q9"}]}}},
+     "unknown step 'q9'"),
+    ({"steps": {**GOOD["steps"], "orphan": {"prompt": "x"}}}, "unreachable steps: orphan"),
+    ({"steps": {"q1": {"prompt": "x", "options": [{"keywords": ["A"], "next": "q2"}]},
+                "q2": {"prompt": "y", "options": [{"keywords": ["B"], "next": "q1"}]}}},
+     "cycle without an exit"),
+    ({"steps": {"q1": {"prompt": "x", "options": [{"next": "end"}]}}}, "keywords, a range or any"),
+    ({"steps": {"q1": {"prompt": "x", "on_timeout": {"after": "soon"}}}}, "not a duration"),
+    ({"steps": {"q1": {"prompt": "x", "actions": [{"type": "teleport"}]}}}, "teleport"),
+    ({"id": "Bad Id"}, "id"),
+], ids=["unknown start", "unknown next", "unreachable", "cycle", "option matches nothing",
+        "bad duration", "unknown action", "bad id"])
+async def test_invalid_flows_are_422_naming_the_problem(suite, tenant, patch, message):
+    _, client = suite
+    resp = await client.post("/v1/flows", headers=tenant, json={**GOOD, **patch})
+    assert resp.status_code == 422
+    assert message in resp.text
+
+
+async def test_malformed_yaml_is_422(suite, tenant):
+    _, client = suite
+    resp = await client.post("/v1/flows", headers={**tenant, "content-type": "application/yaml"},
+                             content=b"steps: [unclosed")
+    assert resp.status_code == 422 and "malformed YAML" in resp.text
+
+
+async def test_campaign_rules_crud_and_tenant_scoping(suite, tenant, admin_headers):
+    _, client = suite
+    rule = {"id": "shoes", "keywords": ["SHOES"], "actions": [{"type": "reply", "text": "Shoes!"}]}
+    assert (await client.post("/v1/campaigns", headers=tenant, json=rule)).status_code == 201
+    other = await client.post("/v1/tenants", headers=admin_headers, json={"id": "other", "name": "O"})
+    other_key = {"Authorization": f"Bearer {other.json()['api_key']}"}
+    assert (await client.get("/v1/campaigns/shoes", headers=other_key)).status_code == 404
+    assert (await client.delete("/v1/campaigns/shoes", headers=other_key)).status_code == 404
+    assert (await client.delete("/v1/campaigns/shoes", headers=tenant)).status_code == 204
+    bad = await client.post("/v1/campaigns", headers=tenant, json={"id": "x", "keywords": [], "actions": []})
+    assert bad.status_code == 422
+
+
+async def test_a_campaign_keyword_reply_reaches_the_phone(suite, tenant):
+    from libs.common.testing.phone import Phone
+
+    _, client = suite
+    rule = {"id": "shoes", "keywords": ["SHOES"], "actions": [{"type": "reply", "text": "Shoes it is!"}]}
+    await client.post("/v1/campaigns", headers=tenant, json=rule)
+    phone = Phone(client, "+15555550301")
+    await phone.text("shose")  # a typo still reaches the campaign
+    assert await phone.receive() == ["Shoes it is!"]

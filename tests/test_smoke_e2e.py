@@ -36,7 +36,7 @@ async def test_a_text_is_answered_through_ingress_router_and_sender(suite, tenan
 
 async def test_the_subscriber_profile_counts_the_reply_and_the_message_received(suite, tenant):
     _, client = suite
-    await text(client, "hello there")
+    await text(client, "HELP")
     await eventually(lambda: outbox(client))
 
     async def profile():

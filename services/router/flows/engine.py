@@ -56,6 +56,8 @@ def fallback_text(step: Step) -> str:
     if step.fallback:
         return step.fallback
     words = step_matcher(step).compiled.valid_replies
+    if not words:  # a free-text step: any words will do, but not an empty message
+        return "Sorry, we didn't get that. Just reply with a few words."
     listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
     return f"Sorry, we didn't recognize that. Reply {listed}."
 

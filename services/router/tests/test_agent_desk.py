@@ -1,0 +1,119 @@
+"""The agent desk (/v1/conversations) and the routing that feeds it, on both profiles."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from libs.common.testing.app import eventually
+from libs.common.testing.phone import Clock, Phone
+from services.router.demo import load_playbooks
+
+
+@pytest.fixture
+async def desk(suite, tenant):
+    app, client = suite
+    ctx = app.state.ctx
+    ctx.clock = Clock(datetime(2026, 11, 20, 15, 0, tzinfo=UTC))
+    async with ctx.sessions() as session, session.begin():
+        await load_playbooks(session, "acme", ctx.clock())
+    return ctx, client, tenant
+
+
+async def queue(client, headers):
+    return (await client.get("/v1/conversations", headers=headers, params={"status": "agent"})).json()
+
+
+async def test_fallbacks_exhausted_hand_the_conversation_to_an_agent_who_replies_and_resolves(desk):
+    _ctx, client, headers = desk
+    phone = Phone(client, "+15555550401")
+    await phone.text("SHOP")
+    await phone.receive()
+    for attempt in ("pizza", "tacos"):
+        await phone.text(attempt)
+        (clarify,) = await phone.receive()
+        assert clarify == "Sorry, we didn't recognize that. Reply 1, 2 or 3."
+    await phone.text("sushi")
+    (entry,) = await eventually(lambda: queue(client, headers))
+    assert entry["phone"] == phone.number and entry["reason"] == "fallback exhausted"
+
+    convo = (await client.get(f"/v1/conversations/{entry['id']}", headers=headers)).json()
+    assert [(t["direction"], t["body"]) for t in convo["transcript"] if t["direction"] == "in"] == [
+        ("in", "pizza"), ("in", "tacos"), ("in", "sushi")]
+
+    await phone.text("anyone there?")  # the agent owns it: automation is silent
+    resp = await client.post(f"/v1/conversations/{entry['id']}/reply", headers=headers,
+                             json={"body": "Hi, this is Sam. How can I help?"})
+    assert resp.status_code == 202
+    assert await phone.receive() == ["Hi, this is Sam. How can I help?"]
+
+    resolved = await client.post(f"/v1/conversations/{entry['id']}/resolve", headers=headers)
+    assert resolved.json()["status"] == "active" and await queue(client, headers) == []
+    await phone.text("2")  # automation answers again, at the same step
+    assert "New bags just dropped" in (await phone.receive())[0]
+
+
+async def test_the_queue_lists_oldest_first_with_reasons_and_is_tenant_scoped(desk, admin_headers):
+    ctx, client, headers = desk
+    for n, number in enumerate(("+15555550402", "+15555550403")):
+        phone = Phone(client, number)
+        resp = await client.post("/v1/conversations/start", headers=headers,
+                                 json={"phone": number, "flow_id": "feedback"})
+        assert resp.status_code == 202
+        await phone.receive()
+        ctx.clock.advance(minutes=n + 1)
+        await phone.text("1")
+        await phone.receive()
+    listed = await eventually(lambda: _at_least(queue(client, headers), 2))
+    assert [c["phone"] for c in listed] == ["+15555550402", "+15555550403"]
+    other = await client.post("/v1/tenants", headers=admin_headers, json={"id": "other", "name": "O"})
+    other_key = {"Authorization": f"Bearer {other.json()['api_key']}"}
+    assert await queue(client, other_key) == []
+    assert (await client.get(f"/v1/conversations/{listed[0]['id']}", headers=other_key)).status_code == 404
+
+
+async def _at_least(coro, n):
+    got = await coro
+    return got if len(got) >= n else None
+
+
+async def test_unmatched_texts_go_to_an_agent_when_the_tenant_wants_it(desk):
+    _ctx, client, headers = desk
+    resp = await client.patch("/v1/tenants/acme", headers=headers, json={"fallback_to_agent": True})
+    assert resp.status_code == 200 and resp.json()["fallback_to_agent"] is True
+    phone = Phone(client, "+15555550404")
+    await phone.text("Do you ship to Canada?")
+    (entry,) = await eventually(lambda: queue(client, headers))
+    assert entry["reason"] == "unmatched" and entry["phone"] == phone.number
+    convo = (await client.get(f"/v1/conversations/{entry['id']}", headers=headers)).json()
+    assert convo["transcript"][0]["body"] == "Do you ship to Canada?"
+    await phone.nothing_more()
+
+
+async def test_a_keyword_for_another_flow_ends_the_old_conversation_on_record(desk):
+    _ctx, client, headers = desk
+    phone = Phone(client, "+15555550405")
+    await phone.text("SHOP")
+    await phone.receive()
+    await phone.text("QUIZ")
+    (quiz,) = await phone.receive()
+    assert "Quiz time" in quiz
+    listed = (await client.get("/v1/conversations", headers=headers, params={"phone": phone.number})).json()
+    by_flow = {c["flow_id"]: c for c in listed}
+    assert by_flow["welcome"]["status"] == "ended"
+    assert by_flow["welcome"]["end_reason"] == "replaced by flow quiz"
+    assert by_flow["quiz"]["status"] == "active"
+
+
+async def test_starting_an_unknown_flow_or_for_an_opted_out_number_is_refused(desk):
+    _ctx, client, headers = desk
+    resp = await client.post("/v1/conversations/start", headers=headers,
+                             json={"phone": "+15555550406", "flow_id": "nope"})
+    assert resp.status_code == 404
+    phone = Phone(client, "+15555550406")
+    await phone.text("STOP")
+    await phone.receive()
+    resp = await client.post("/v1/conversations/start", headers=headers,
+                             json={"phone": phone.number, "flow_id": "feedback"})
+    assert resp.status_code == 409

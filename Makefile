@@ -2,15 +2,15 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt deploy/constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: install run test bench lint format up down clean
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt deploy/constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c deploy/constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . \
 		|| $(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	rm -f $(VENV)/.installed-*
@@ -31,11 +31,13 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 
+# The production shape under Docker Compose: builds the image, runs the one-shot topic and
+# migration jobs, and returns once the four services answer /readyz. Data volumes survive `down`.
 up:
-	docker compose up -d --wait
+	docker compose up --detach --build --wait ingress router sender segmentation
 
 down:
-	docker compose down
+	docker compose down --remove-orphans
 
 clean:
 	scripts/kafka.sh stop || true

@@ -1,5 +1,6 @@
 """The `parley` command: `parley run` (the embedded suite), `parley sim` (a phone in a terminal),
-`parley migrate` (apply database migrations and exit, for deploy jobs)."""
+`parley import` (bulk subscriber import with a progress bar), `parley migrate` (apply database
+migrations and exit, for deploy jobs)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,61 @@ def sim_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bar(job: dict, width: int = 30) -> str:
+    done = job["rows_applied"] + job["rows_unchanged"]
+    if job["status"] == "validating":
+        return f"validating… {job['rows_total']:,} rows read, {job['rows_rejected']:,} rejected"
+    share = 1.0 if job["status"] == "done" else (done / job["rows_valid"] if job["rows_valid"] else 0.0)
+    filled = int(share * width)
+    return (f"[{'#' * filled}{'.' * (width - filled)}] {share:4.0%} {done:,}/{job['rows_valid']:,} rows, "
+            f"{job['rows_rejected']:,} rejected")
+
+
+def import_file(args: argparse.Namespace) -> int:
+    """Upload a subscriber CSV (streamed) and follow the import with a progress bar."""
+    import os
+    from pathlib import Path
+
+    key = args.key or os.environ.get("PARLEY_API_KEY")
+    if not key:
+        print("an API key is needed: --key or PARLEY_API_KEY", file=sys.stderr)
+        return 2
+    path = Path(args.file)
+    headers = {"Authorization": f"Bearer {key}", "content-type": "text/csv"}
+
+    def chunks():
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+
+    with httpx.Client(base_url=args.url.rstrip("/"), timeout=None) as client:
+        resp = client.post("/v1/imports", headers=headers, content=chunks(),
+                           params={"program": args.program, "file_name": path.name})
+        if resp.status_code != 202:
+            print(f"not accepted: {resp.status_code} {resp.text}", file=sys.stderr)
+            return 1
+        job_id = resp.json()["id"]
+        while True:
+            job = client.get(f"/v1/imports/{job_id}", headers=headers).json()
+            print("\r" + _bar(job), end="", file=sys.stderr, flush=True)
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.5)
+        print(file=sys.stderr)
+        if job["status"] == "failed":
+            print(f"import failed, nothing applied: {job['error']}", file=sys.stderr)
+            return 1
+        errors = client.get(f"/v1/imports/{job_id}/errors", headers=headers,
+                            params={"limit": 20}).json()
+    print(f"imported {job['rows_applied']:,}, unchanged {job['rows_unchanged']:,}, "
+          f"rejected {job['rows_rejected']:,} (job {job_id})")
+    for error in errors:
+        print(f"  line {error['line']}: {error['reason']}")
+    if job["rows_rejected"] > len(errors):
+        print(f"  … GET /v1/imports/{job_id}/errors for all {job['rows_rejected']:,}")
+    return 0
+
+
 def migrate(_: argparse.Namespace) -> int:
     from libs.common.db.migrate import upgrade
     from libs.common.db.session import make_engine
@@ -107,5 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--url", default=f"http://127.0.0.1:{settings.port}")
     send.add_argument("--wait", type=float, default=5.0, help="seconds to wait for replies")
     send.set_defaults(fn=sim_send)
+    imp = sub.add_parser("import", help="import subscribers from a CSV, with a progress bar")
+    imp.add_argument("file")
+    imp.add_argument("--program", default="default")
+    imp.add_argument("--key", help="the tenant's API key (default: $PARLEY_API_KEY)")
+    imp.add_argument("--url", default=f"http://127.0.0.1:{settings.port}")
+    imp.set_defaults(fn=import_file)
     args = parser.parse_args(argv)
     return args.fn(args)

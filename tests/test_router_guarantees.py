@@ -163,3 +163,20 @@ async def _prepare(app, client, clock):
         await client.post("/v1/numbers", headers=key, json={"number": "+15555550000", "carrier": "simulator"})
         async with app.state.ctx.sessions() as session, session.begin():
             await load_playbooks(session, "acme", clock())
+
+
+async def test_a_carrier_reported_opt_out_is_recorded_and_stops_marketing(world):
+    from libs.common.events.subscriber_events import SubscriberEvent
+
+    ctx, client = world
+    phone = Phone(client, "+15555550208")
+    await phone.text("SHOP")
+    await phone.receive()
+    await ctx.bus.emit(SubscriberEvent(tenant_id="acme", phone=phone.number, type="consent_changed",
+                                       consent="opted_out", reason="carrier:21610"))
+    await eventually(lambda: count(ctx, select(Consent.status).where(
+        Consent.phone == phone.number, Consent.status == "opted_out")))
+    keywords = await _audit(ctx, phone.number)
+    assert keywords == [("opted_out", None)]
+    ctx.clock.advance(hours=25)
+    assert await timers.fire_due(ctx) == 0  # the welcome timeout was cancelled with the conversation

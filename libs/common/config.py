@@ -45,10 +45,30 @@ class Settings(BaseSettings):
     )
 
     # Behaviour
+    consent_retention_days: int = Field(
+        1461, ge=1461, description="Days consent evidence is kept (TCPA: at least four years).")
+    import_max_bytes: int = Field(512 * 1024 * 1024, ge=1, description="Largest bulk import upload.")
     log_format: Literal["auto", "json", "console"] = Field("auto", description="Log renderer.")
     log_level: str = Field("INFO", description="Log level.")
     simulator: bool = Field(True, description="Serve the simulated carrier (embedded, demos).")
     demo: bool = Field(False, description="Create the demo tenant on start.")
+
+    # Sending (sender)
+    link_base_url: str | None = Field(
+        None, description="Base of tracked short links (`<base>/l/<code>`); default "
+                          "PARLEY_PUBLIC_BASE_URL, else http://HOST:PORT.")
+    carrier_timeout_s: float = Field(10.0, gt=0, description="Timeout of one carrier API call (seconds).")
+    rate_limits: bool = Field(True, description="Enforce per-number send rates (off only for benchmarks).")
+    rate_long_code: float = Field(
+        1.0, ge=0, description="Segments per second per long code / 10DLC number (0 = unlimited).")
+    rate_toll_free: float = Field(3.0, ge=0, description="Segments per second per toll-free number.")
+    rate_short_code: float = Field(100.0, ge=0, description="Segments per second per short code.")
+    twilio_base_url: str = Field("https://api.twilio.com", description="Twilio API base URL.")
+    telnyx_base_url: str = Field("https://api.telnyx.com", description="Telnyx API base URL.")
+    vonage_base_url: str = Field("https://rest.nexmo.com", description="Vonage SMS API base URL.")
+    plivo_base_url: str = Field("https://api.plivo.com", description="Plivo API base URL.")
+    bandwidth_base_url: str = Field(
+        "https://messaging.bandwidth.com", description="Bandwidth Messaging API base URL.")
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -157,9 +157,37 @@ CtxDep = Annotated[Ctx, Depends(get_ctx)]
 
 
 def serve(services: Sequence[Service], settings: Settings | None = None) -> None:
-    """Run services under uvicorn until SIGTERM/SIGINT; shutdown drains the consumers."""
+    """Run services under uvicorn until SIGTERM/SIGINT, then stop gracefully and exit 0.
+
+    On SIGTERM (Kubernetes, `docker stop`) uvicorn closes the listening socket and gives requests
+    in flight up to `http_grace_s` to finish; then the lifespan stops consuming, lets in-flight
+    handlers finish and commit, and closes the producer. deploy/k8s sets
+    terminationGracePeriodSeconds to cover its preStop pause, `http_grace_s` and that drain. A second
+    Ctrl-C skips the HTTP wait. Exit status: 0 after a graceful stop, 3 when startup failed.
+    """
+    import signal
+    import sys
+
     import uvicorn
 
+    http_grace_s = 20
     settings = settings or Settings()
-    uvicorn.run(build_app(services, settings), host=settings.host, port=settings.port,
-                log_config=None, timeout_graceful_shutdown=20)
+    config = uvicorn.Config(build_app(services, settings), host=settings.host, port=settings.port,
+                            log_config=None, timeout_graceful_shutdown=http_grace_s)
+    server = uvicorn.Server(config)
+
+    # uvicorn restores the handlers it found and re-raises the signal that stopped it once its
+    # shutdown is done, so with the default handler a drained service would still die of SIGTERM
+    # (status 143). This handler only asks the server to stop: a signal that lands before uvicorn
+    # installs its own still stops it, and the re-raised one after a graceful stop is a no-op.
+    def request_stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE: the socket or the lifespan startup failed

@@ -1,8 +1,10 @@
-"""Ingress wiring. It consumes no topic: its input is HTTP, its output `sms.inbound`/`sms.status`."""
+"""Ingress wiring. It consumes no topic: its input is HTTP (carrier webhooks, link clicks), its
+output `sms.inbound`, `sms.status` and `link.clicked`. Its one loop publishes concatenated
+messages whose last part never came."""
 
 from libs.common.service import Service
-from services.ingress import api
+from services.ingress import api, concat
 
 
 def service() -> Service:
-    return Service(name="ingress", routers=[api.router])
+    return Service(name="ingress", routers=[api.webhooks, api.links], loops=[concat.sweep_loop])

@@ -15,6 +15,7 @@ from libs.common.events import MODELS, Event
 from libs.common.events.campaign_enrolled import CampaignEnrolled
 from libs.common.events.link_clicked import LinkClicked
 from libs.common.events.sms_inbound import InboundSms
+from libs.common.events.subscriber_events import SubscriberEvent
 from libs.common.phone import mask
 from libs.common.service import Ctx
 from services.router import store
@@ -25,7 +26,8 @@ from services.router.decide import (
     decide_enrollment,
     decide_start,
 )
-from services.router.effects import Effects
+from services.router.effects import ConsentChange, Effects
+from services.router.flows import engine
 from services.router.rules_cache import tenant_rules
 
 log = structlog.get_logger("parley.router")
@@ -41,7 +43,8 @@ def _revive(stored: list[dict]) -> list[Event]:
 
 
 async def _decide_once(ctx: Ctx, tenant_id: str, phone: str, source: str, input_id: str, decide_fn,
-                       *, required: bool, source_text: str | None = None) -> list[Event]:
+                       *, required: bool, source_text: str | None = None,
+                       to_number: str | None = None) -> list[Event]:
     """Load state, decide, apply and remember the events, all in one transaction; an input seen
     before returns the events it produced then."""
     async with ctx.sessions() as session, session.begin():
@@ -53,10 +56,13 @@ async def _decide_once(ctx: Ctx, tenant_id: str, phone: str, source: str, input_
             if required:
                 raise InvalidEvent(f"unknown tenant {tenant_id!r}")
             return []
-        sub = SubscriberState(consent=await store.consent(session, tenant_id, phone),
+        now = ctx.clock()
+        program = rules.program_for(to_number)
+        sub = SubscriberState(consent=await store.consent(session, tenant_id, phone, program.id),
                               conversation=await store.open_conversation(
-                                  session, tenant_id, phone, for_update=True))
-        fx = decide_fn(rules, sub, ctx.clock())
+                                  session, tenant_id, phone, for_update=True),
+                              pending=await store.pending_opt_in(session, tenant_id, phone, now))
+        fx = decide_fn(rules, sub, now)
         await store.apply(session, fx, source_text=source_text)
         events = fx.events
         store.record_processed(session, tenant_id, source, input_id,
@@ -69,7 +75,7 @@ async def _decide_once(ctx: Ctx, tenant_id: str, phone: str, source: str, input_
 async def handle_inbound(event: InboundSms, ctx: Ctx) -> list[Event]:
     return await _decide_once(ctx, event.tenant_id, event.phone, event.carrier, event.carrier_message_id,
                               lambda rules, sub, now: decide(event, rules, sub, now),
-                              required=True, source_text=event.body)
+                              required=True, source_text=event.body, to_number=event.to)
 
 
 async def handle_click(event: LinkClicked, ctx: Ctx) -> list[Event]:
@@ -93,3 +99,24 @@ async def start_flow(ctx: Ctx, tenant_id: str, phone: str, flow_id: str, request
     for event in events:
         await ctx.bus.emit(event)
     return events
+
+
+async def handle_carrier_opt_out(event: SubscriberEvent, ctx: Ctx) -> list[Event]:
+    """The sender learnt from a carrier that the recipient opted out (Twilio 21610 and kin): the
+    router, which owns consent, records it so nothing more is sent to the number."""
+    if event.type != "consent_changed" or event.consent != "opted_out" \
+            or not (event.reason or "").startswith("carrier:"):
+        return []
+    program_id = event.program_id or "default"
+    async with ctx.sessions() as session, session.begin():
+        if await store.consent(session, event.tenant_id, event.phone, program_id) == "opted_out":
+            return []
+        fx = Effects(event.tenant_id, event.phone, ctx.clock(), f"carrier:{event.event_id}", False)
+        fx.consent = ConsentChange("opted_out", None, (program_id,), "carrier_opt_out", source="carrier",
+                                   evidence={"reason": event.reason, "event_id": event.event_id})
+        conv = await store.open_conversation(session, event.tenant_id, event.phone, for_update=True)
+        if conv is not None:
+            engine.end(fx, conv, "carrier opt-out")
+        await store.apply(session, fx)
+    log.info("carrier_opt_out", tenant=event.tenant_id, phone=mask(event.phone), reason=event.reason)
+    return []

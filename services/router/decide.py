@@ -13,17 +13,18 @@ Order (DESIGN.md, "compliance first"):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from libs.common.events.campaign_enrolled import CampaignEnrolled
 from libs.common.events.link_clicked import LinkClicked
 from libs.common.events.sms_inbound import InboundSms
 from services.router import matching
 from services.router.compliance import Intent, classify
-from services.router.effects import ConsentChange, ConvState, Effects
+from services.router.effects import ConsentChange, ConvState, Effects, OptInRequested, PendingOptIn
 from services.router.flows import engine
 from services.router.flows.model import Flow, Rule
 from services.router.normalise import normalise
+from services.router.programs import DEFAULT_PROGRAM, ProgramDef, confirm_request, confirmed, implicit_default
 
 OPTED_OUT, OPTED_IN = "opted_out", "opted_in"
 
@@ -54,43 +55,74 @@ class TenantRules:
     flows: dict[str, Flow] = field(default_factory=dict)
     compiled: matching.Compiled = field(default_factory=matching.Compiled)
     rules_by_key: dict[str, Rule] = field(default_factory=dict)
+    programs: dict[str, ProgramDef] = field(default_factory=dict)
+    join_words: dict[str, str] = field(default_factory=dict)  # normalised keyword → program id
+    program_join_words: frozenset[str] = frozenset()  # the programs' own (not campaigns') join words
+    experiments: dict = field(default_factory=dict)  # (flow_id, step) → experiments.ExperimentView
 
     @classmethod
     def build(cls, tenant_id: str, brand: str, rules: list[Rule], flows: dict[str, Flow],
-              **texts) -> TenantRules:
+              programs: list[ProgramDef] | None = None, **texts) -> TenantRules:
         active = tuple(r for r in rules if r.active)
         compiled = matching.compile_options([
             matching.Option(key=r.id, keywords=tuple(r.keywords), synonyms=tuple(r.synonyms),
                             threshold=r.threshold or matching.DEFAULT_THRESHOLD) for r in active])
+        progs = {p.id: p for p in (programs or [implicit_default()])}
+        own = {normalise(k): p.id for p in progs.values() for k in p.join_keywords}
+        join = {**own, **{normalise(k): r.join for r in active if r.join for k in r.keywords}}
         return cls(tenant_id, brand, rules=active, flows=flows, compiled=compiled,
-                   rules_by_key={r.id: r for r in active}, **texts)
+                   rules_by_key={r.id: r for r in active}, programs=progs, join_words=join,
+                   program_join_words=frozenset(own), **texts)
 
     def flow(self, flow_id: str) -> Flow | None:
         return self.flows.get(flow_id)
 
+    def program_for(self, number: str | None) -> ProgramDef:
+        """The program a number belongs to; numbers not listed belong to the default program."""
+        for program in self.programs.values():
+            if number and number in program.numbers:
+                return program
+        return self.programs.get(DEFAULT_PROGRAM) or next(iter(self.programs.values()))
+
 
 @dataclass
 class SubscriberState:
-    consent: str | None = None  # opted_in | opted_out | None (never said)
+    consent: str | None = None  # for the program in question: opted_in | opted_out | None
     conversation: ConvState | None = None
+    pending: PendingOptIn | None = None  # an unconfirmed, unexpired double opt-in
 
 
 def _effects(tenant: TenantRules, phone: str, now: datetime, seed: str, replying: bool,
              msg: InboundSms | None = None) -> Effects:
     return Effects(tenant.tenant_id, phone, now, seed, replying, brand=tenant.brand,
+                   experiments=tenant.experiments,
                    in_reply_to=msg.carrier_message_id if msg else None,
                    reply_from=msg.to if msg else None)
 
 
 def decide(msg: InboundSms, tenant: TenantRules, sub: SubscriberState, now: datetime) -> Effects:
     fx = _effects(tenant, msg.phone, now, f"in:{msg.carrier}:{msg.carrier_message_id}", True, msg)
+    program = tenant.program_for(msg.to)
+    fx.program_id = program.id
     conv = sub.conversation if sub.conversation and sub.conversation.open else None
     if conv is not None:
         fx.transcript.append((conv.id, "in", "subscriber", msg.body))
     text = normalise(msg.body)
     intent = classify(text, sub.consent == OPTED_OUT)
+    pending = sub.pending if sub.pending and sub.pending.expires_at > now else None
     if intent is not None:
-        _compliance(fx, tenant, sub, conv, intent, text)
+        _compliance(fx, tenant, program, sub, conv, intent, text)
+        if pending is not None and intent in (Intent.OPT_OUT, Intent.OPT_OUT_ALL):
+            fx.opt_in_resolved = (pending.id, "cancelled")
+    elif pending is not None and (answer := _yes_or_no(text)) is not None:
+        _confirm(fx, tenant, tenant.programs.get(pending.program_id, program), pending, conv, answer,
+                 msg)
+    elif (join := tenant.join_words.get(text)) is not None and sub.consent != OPTED_IN \
+            and pending is None:
+        _request_opt_in(fx, tenant, tenant.programs.get(join, program), text, msg)
+    elif text in tenant.program_join_words and sub.consent == OPTED_IN:
+        fx.stage, fx.rule = "already_subscribed", program.id
+        fx.send(program.opt_in_text or confirmed(tenant.brand), "reply")
     elif sub.consent == OPTED_OUT:
         fx.stage = "opted_out_silent"  # kept in the transcript for agents, never answered
         if conv is None:
@@ -102,25 +134,71 @@ def decide(msg: InboundSms, tenant: TenantRules, sub: SubscriberState, now: date
     return fx
 
 
-def _compliance(fx: Effects, tenant: TenantRules, sub: SubscriberState, conv: ConvState | None,
-                intent: Intent, text: str) -> None:
+def _compliance(fx: Effects, tenant: TenantRules, program: ProgramDef, sub: SubscriberState,
+                conv: ConvState | None, intent: Intent, text: str) -> None:
     fx.stage, fx.rule = "compliance", intent.value
     keyword = text.upper()[:64]
     if intent in (Intent.OPT_OUT, Intent.OPT_OUT_ALL):
-        if sub.consent == OPTED_OUT:
+        every = intent is Intent.OPT_OUT_ALL
+        if sub.consent == OPTED_OUT and not every:
             return  # already out: one confirmation was sent, nothing more is
-        fx.consent = ConsentChange(OPTED_OUT, keyword)
-        fx.fact("consent_changed", consent=OPTED_OUT, keyword=keyword)
+        programs = tuple(tenant.programs) if every else (program.id,)
+        fx.consent = ConsentChange(OPTED_OUT, keyword, programs, "opt_out")
+        for program_id in programs:
+            fx.fact("consent_changed", consent=OPTED_OUT, keyword=keyword, program_id=program_id)
         if conv is not None:
             engine.end(fx, conv, "opted out")
-        fx.send(tenant.opt_out_text or default_opt_out(tenant.brand), "compliance")
+        fx.send(program.opt_out_text or tenant.opt_out_text or default_opt_out(tenant.brand), "compliance")
     elif intent is Intent.HELP:
-        fx.send(tenant.help_text or default_help(tenant.brand), "compliance")
+        fx.send(program.help_text or tenant.help_text or default_help(tenant.brand), "compliance")
     elif intent is Intent.OPT_IN:
         if sub.consent != OPTED_IN:
-            fx.consent = ConsentChange(OPTED_IN, keyword)
-            fx.fact("consent_changed", consent=OPTED_IN, keyword=keyword)
+            fx.consent = ConsentChange(OPTED_IN, keyword, (program.id,), "re_opt_in")
+            fx.fact("consent_changed", consent=OPTED_IN, keyword=keyword, program_id=program.id)
         fx.send(tenant.opt_in_text or default_opt_in(tenant.brand), "compliance")
+
+
+def _yes_or_no(text: str) -> bool | None:
+    if text in YES_CONFIRM:
+        return True
+    if text in NO_CONFIRM:
+        return False
+    return None
+
+
+YES_CONFIRM = frozenset(matching.DEFAULT_SYNONYMS["yes"]) | {"join", "start"}
+NO_CONFIRM = frozenset(matching.DEFAULT_SYNONYMS["no"])
+
+
+def _request_opt_in(fx: Effects, tenant: TenantRules, program: ProgramDef, keyword: str,
+                    msg: InboundSms) -> None:
+    """A join keyword: ask for the double opt-in confirmation (a reply to their own text)."""
+    fx.stage, fx.rule, fx.program_id = "opt_in_request", program.id, program.id
+    fx.opt_in_requested = OptInRequested(
+        id=fx.next_id("opt-in"), program_id=program.id,
+        expires_at=fx.now + timedelta(hours=program.opt_in_expiry_hours),
+        evidence={"channel": "sms", "keyword": keyword.upper(), "message_id": msg.carrier_message_id,
+                  "text": msg.body, "to": msg.to, "requested_at": fx.now.isoformat()})
+    fx.send(program.confirm_request_text or confirm_request(tenant.brand), "reply")
+
+
+def _confirm(fx: Effects, tenant: TenantRules, program: ProgramDef, pending: PendingOptIn,
+             conv: ConvState | None, yes: bool, msg: InboundSms) -> None:
+    fx.program_id = program.id
+    if not yes:
+        fx.stage, fx.rule = "opt_in_declined", program.id
+        fx.opt_in_resolved = (pending.id, "cancelled")
+        return
+    fx.stage, fx.rule = "opt_in_confirmed", program.id
+    fx.opt_in_resolved = (pending.id, "confirmed")
+    evidence = {**pending.evidence, "request_id": pending.id, "confirmed_by": msg.body,
+                "confirmation_message_id": msg.carrier_message_id, "confirmed_at": fx.now.isoformat()}
+    fx.consent = ConsentChange(OPTED_IN, "Y", (program.id,), "confirmation",
+                               source=str(pending.evidence.get("channel", "sms")), evidence=evidence)
+    fx.fact("consent_changed", consent=OPTED_IN, keyword="Y", program_id=program.id)
+    fx.send(program.opt_in_text or confirmed(tenant.brand), "compliance")
+    if program.welcome_flow and (flow := tenant.flow(program.welcome_flow)) is not None:
+        engine.start(fx, flow, conv, tenant.flow, campaign_id=f"welcome:{program.id}")
 
 
 def _understand(fx: Effects, tenant: TenantRules, conv: ConvState | None, text: str, raw: str) -> None:

@@ -7,10 +7,11 @@ import os
 
 import structlog
 
-from libs.common.db.models.router import CampaignRule, FlowDefinition
+from libs.common.db.models.router import CampaignRule, FlowDefinition, Program
 from libs.common.service import Ctx
 from services.router import definitions, tenants
 from services.router.flows import library
+from services.router.programs import DEFAULT_PROGRAM, ProgramDef
 
 log = structlog.get_logger("parley.demo")
 
@@ -36,7 +37,14 @@ async def ensure_demo_tenant(ctx: Ctx) -> None:
     ctx.state["demo_api_key"] = key
 
 
+DEMO_PROGRAM = ProgramDef(id=DEFAULT_PROGRAM, name="Marketing", numbers=["+15555550000"],
+                          join_keywords=["JOIN"], welcome_flow="welcome")
+
+
 async def load_playbooks(session, tenant_id: str, now) -> None:
+    if await session.get(Program, (tenant_id, DEFAULT_PROGRAM)) is None:
+        session.add(Program(tenant_id=tenant_id, id=DEFAULT_PROGRAM,
+                            definition=DEMO_PROGRAM.model_dump(mode="json"), created_at=now, updated_at=now))
     for flow in library.flows():
         if await definitions.get(session, FlowDefinition, tenant_id, flow.id) is None:
             await definitions.put(session, FlowDefinition, tenant_id, flow, now)

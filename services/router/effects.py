@@ -50,7 +50,26 @@ class ConvState:
 class ConsentChange:
     status: str  # opted_in | opted_out
     keyword: str | None
+    programs: tuple[str, ...]
+    event: str  # confirmation | opt_out | re_opt_in
     source: str = "sms"
+    evidence: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class OptInRequested:
+    id: str
+    program_id: str
+    expires_at: datetime
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PendingOptIn:
+    id: str
+    program_id: str
+    evidence: dict[str, Any]
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -77,8 +96,10 @@ class Effects:
     seed: str
     replying: bool  # triggered by the subscriber's own text: answers are replies, not marketing
     brand: str = ""
+    experiments: dict = field(default_factory=dict)  # (flow_id, step) → experiments.ExperimentView
     in_reply_to: str | None = None
     reply_from: str | None = None
+    program_id: str | None = None  # the program this decision speaks for (consent is per program)
     campaign_id: str | None = None  # for sends outside a conversation (keyword replies, broadcasts)
     variant: str | None = None
     stage: str = "none"
@@ -87,6 +108,8 @@ class Effects:
     sends: list[SendSms] = field(default_factory=list)
     facts: list[SubscriberEvent] = field(default_factory=list)
     consent: ConsentChange | None = None
+    opt_in_requested: OptInRequested | None = None
+    opt_in_resolved: tuple[str, str] | None = None  # (request id, confirmed | cancelled)
     conversations: dict[str, ConvState] = field(default_factory=dict)
     cancel_timers_of: set[str] = field(default_factory=set)
     timers: list[TimerSpec] = field(default_factory=list)
@@ -109,7 +132,7 @@ class Effects:
             in_reply_to=self.in_reply_to, occurred_at=self.now,
             flow_id=conv.flow_id if conv else None, step=step or (conv.step if conv else None),
             campaign_id=(conv.campaign_id if conv else None) or self.campaign_id,
-            variant=(conv.variant if conv else None) or self.variant))
+            variant=(conv.variant if conv else None) or self.variant, program_id=self.program_id))
         if conv is not None:
             self.transcript.append((conv.id, "out", "automation", body))
 

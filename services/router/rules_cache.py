@@ -8,12 +8,13 @@ so another replica sees a change within the TTL.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.service import Ctx
-from services.router import store
+from services.router import experiments, store
 from services.router.decide import TenantRules
 
 _KEY = "router.rules_cache"
@@ -34,12 +35,16 @@ async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> Tenan
         return None
     version = (*await store.definitions_version(session, tenant_id), tenant.brand, tenant.help_text,
                tenant.opt_out_text, tenant.opt_in_text, tenant.fallback_to_agent)
+    live = await experiments.load(session, tenant_id)  # counts move on: refreshed every TTL
     if hit is not None and hit[1] == version:
-        cache[tenant_id] = (time.monotonic(), version, hit[2])
-        return hit[2]
-    rules, flows = await store.rules_and_flows(session, tenant_id)
-    built = TenantRules.build(tenant_id, tenant.brand, rules, flows, help_text=tenant.help_text,
+        refreshed = dataclasses.replace(hit[2], experiments=live)
+        cache[tenant_id] = (time.monotonic(), version, refreshed)
+        return refreshed
+    rules, flows, programs = await store.rules_and_flows(session, tenant_id)
+    built = TenantRules.build(tenant_id, tenant.brand, rules, flows, programs or None,
+                              help_text=tenant.help_text,
                               opt_out_text=tenant.opt_out_text, opt_in_text=tenant.opt_in_text,
                               fallback_to_agent=tenant.fallback_to_agent)
+    built = dataclasses.replace(built, experiments=live)
     cache[tenant_id] = (time.monotonic(), version, built)
     return built

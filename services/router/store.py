@@ -15,14 +15,17 @@ from libs.common.db.models.router import (
     ConsentAudit,
     Conversation,
     FlowDefinition,
+    OptInRequest,
     OutgoingWebhook,
     ProcessedInbound,
+    Program,
     Timer,
     TranscriptLine,
 )
 from libs.common.db.models.tenancy import Tenant
-from services.router.effects import ConvState, Effects
+from services.router.effects import ConvState, Effects, PendingOptIn
 from services.router.flows.model import Flow, Rule
+from services.router.programs import ProgramDef
 
 OPEN = ("active", "agent")
 
@@ -31,12 +34,15 @@ async def tenant(session: AsyncSession, tenant_id: str) -> Tenant | None:
     return await session.get(Tenant, tenant_id)
 
 
-async def rules_and_flows(session: AsyncSession, tenant_id: str) -> tuple[list[Rule], dict[str, Flow]]:
+async def rules_and_flows(session: AsyncSession, tenant_id: str
+                          ) -> tuple[list[Rule], dict[str, Flow], list[ProgramDef]]:
     rules = [Rule.model_validate(r.definition) for r in await session.scalars(
         select(CampaignRule).where(CampaignRule.tenant_id == tenant_id).order_by(CampaignRule.id))]
     flows = {f.id: Flow.model_validate(f.definition) for f in await session.scalars(
         select(FlowDefinition).where(FlowDefinition.tenant_id == tenant_id))}
-    return rules, flows
+    programs = [ProgramDef.model_validate(p.definition) for p in await session.scalars(
+        select(Program).where(Program.tenant_id == tenant_id).order_by(Program.id))]
+    return rules, flows, programs
 
 
 async def definitions_version(session: AsyncSession, tenant_id: str) -> tuple:
@@ -45,14 +51,25 @@ async def definitions_version(session: AsyncSession, tenant_id: str) -> tuple:
                               .where(CampaignRule.tenant_id == tenant_id))
     f = await session.execute(select(func.count(), func.max(FlowDefinition.updated_at))
                               .where(FlowDefinition.tenant_id == tenant_id))
+    p = await session.execute(select(func.count(), func.max(Program.updated_at))
+                              .where(Program.tenant_id == tenant_id))
     t = await session.scalar(select(Tenant.name).where(Tenant.id == tenant_id))
-    return (*r.one(), *f.one(), t)
+    return (*r.one(), *f.one(), *p.one(), t)
 
 
 async def consent(session: AsyncSession, tenant_id: str, phone: str,
                   program_id: str = DEFAULT_PROGRAM) -> str | None:
     return await session.scalar(select(Consent.status).where(
         Consent.tenant_id == tenant_id, Consent.program_id == program_id, Consent.phone == phone))
+
+
+async def pending_opt_in(session: AsyncSession, tenant_id: str, phone: str,
+                         now: datetime) -> PendingOptIn | None:
+    row = await session.scalar(select(OptInRequest).where(
+        OptInRequest.tenant_id == tenant_id, OptInRequest.phone == phone,
+        OptInRequest.status == "pending", OptInRequest.expires_at > now)
+        .order_by(OptInRequest.requested_at.desc()).limit(1))
+    return PendingOptIn(row.id, row.program_id, dict(row.evidence), row.expires_at) if row else None
 
 
 def _conv_state(row: Conversation) -> ConvState:
@@ -93,20 +110,33 @@ async def apply(session: AsyncSession, fx: Effects, *, source_text: str | None =
     """Write everything a decision changed, in the caller's transaction."""
     now = fx.now
     if fx.consent is not None:
-        row = await session.get(Consent, (fx.tenant_id, DEFAULT_PROGRAM, fx.phone))
-        if row is None:
-            session.add(Consent(tenant_id=fx.tenant_id, program_id=DEFAULT_PROGRAM, phone=fx.phone,
-                                status=fx.consent.status, updated_at=now))
-        else:
-            row.status, row.updated_at = fx.consent.status, now
-        session.add(ConsentAudit(tenant_id=fx.tenant_id, program_id=DEFAULT_PROGRAM, phone=fx.phone,
-                                 status=fx.consent.status, keyword=fx.consent.keyword,
-                                 source=fx.consent.source, source_message_id=fx.in_reply_to,
-                                 source_text=source_text, at=now))
-        if fx.consent.status == "opted_out":  # nothing pending may fire for an opted-out number
+        change = fx.consent
+        for program_id in change.programs:
+            await set_consent(session, fx.tenant_id, program_id, fx.phone, change.status, now)
+            session.add(ConsentAudit(
+                tenant_id=fx.tenant_id, program_id=program_id, phone=fx.phone, status=change.status,
+                event=change.event, keyword=change.keyword, source=change.source,
+                evidence=change.evidence, source_message_id=fx.in_reply_to, source_text=source_text,
+                at=now))
+        if change.status == "opted_out":  # nothing pending may fire for an opted-out number
             await session.execute(update(Timer).where(
                 Timer.tenant_id == fx.tenant_id, Timer.phone == fx.phone, Timer.status == "pending")
                 .values(status="cancelled"))
+    if fx.opt_in_requested is not None:
+        req = fx.opt_in_requested
+        session.add(OptInRequest(id=req.id, tenant_id=fx.tenant_id, program_id=req.program_id,
+                                 phone=fx.phone, channel=str(req.evidence.get("channel", "sms")),
+                                 evidence=req.evidence, status="pending", requested_at=now,
+                                 expires_at=req.expires_at))
+        session.add(ConsentAudit(tenant_id=fx.tenant_id, program_id=req.program_id, phone=fx.phone,
+                                 status="requested", event="opt_in_request",
+                                 keyword=req.evidence.get("keyword"), source="sms",
+                                 evidence=req.evidence, source_message_id=fx.in_reply_to,
+                                 source_text=source_text, at=now))
+    if fx.opt_in_resolved is not None:
+        request_id, status = fx.opt_in_resolved
+        await session.execute(update(OptInRequest).where(OptInRequest.id == request_id)
+                              .values(status=status))
     for conv in fx.conversations.values():
         row = await session.get(Conversation, conv.id)
         if row is None:
@@ -134,3 +164,13 @@ async def apply(session: AsyncSession, fx: Effects, *, source_text: str | None =
     for conversation_id, direction, author, body in fx.transcript:
         session.add(TranscriptLine(tenant_id=fx.tenant_id, phone=fx.phone, conversation_id=conversation_id,
                                    direction=direction, author=author, body=body, at=now))
+
+
+async def set_consent(session: AsyncSession, tenant_id: str, program_id: str, phone: str, status: str,
+                      now: datetime) -> None:
+    row = await session.get(Consent, (tenant_id, program_id, phone))
+    if row is None:
+        session.add(Consent(tenant_id=tenant_id, program_id=program_id, phone=phone, status=status,
+                            updated_at=now))
+    else:
+        row.status, row.updated_at = status, now

@@ -1,15 +1,19 @@
-"""Segmentation wiring: consumes every fact topic, serves /v1/subscribers."""
+"""Segmentation wiring: consumes every fact topic, serves its six /v1 prefixes, runs the decay,
+pacing and promotion loops."""
 
-from libs.common.events import link_clicked, sms_inbound, sms_sent, subscriber_events
+from libs.common.events import link_clicked, sms_inbound, sms_sent, sms_status, subscriber_events
 from libs.common.service import Service, Subscription
-from services.segmentation import api, consumer
+from services.segmentation import consumer, jobs
+from services.segmentation.api import ROUTERS
 
-TOPICS = (sms_inbound.TOPIC, sms_sent.TOPIC, link_clicked.TOPIC, subscriber_events.TOPIC)
+TOPICS = (sms_inbound.TOPIC, sms_sent.TOPIC, sms_status.TOPIC, link_clicked.TOPIC,
+          subscriber_events.TOPIC)
 
 
 def service() -> Service:
     return Service(
         name="segmentation",
-        routers=[api.router],
+        routers=list(ROUTERS),
         subscriptions=[Subscription(t, "segmentation", consumer.handle_event) for t in TOPICS],
+        loops=list(jobs.LOOPS),
     )

@@ -1,28 +1,288 @@
-"""Segmentation consumers: fold every event into the subscriber's profile, once per event id."""
+"""Segmentation consumers: apply each event once (by event id) to the subscriber's profile, score,
+labels, attributes, the message ledger and interactions, all in one transaction with the
+subscriber's row locked; Prometheus counters are bumped after it committed.
+
+A reply and the router's verdict on it (keyword_matched / keyword_unmatched, same
+`source_message_id`) arrive on different topics in either order: whichever comes first creates the
+reply row, the other completes it.
+"""
 
 from __future__ import annotations
 
-from libs.common.db.models.segmentation import Subscriber
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.db.models.segmentation import Interaction, SegmentationMessage, Subscriber
 from libs.common.events import Event
+from libs.common.events.link_clicked import LinkClicked
+from libs.common.events.sms_inbound import InboundSms
+from libs.common.events.sms_sent import SmsSent
+from libs.common.events.sms_status import StatusUpdate
+from libs.common.events.subscriber_events import SubscriberEvent
+from libs.common.phone import mask
 from libs.common.service import Ctx
-from services.segmentation import store
-from services.segmentation.profiles import Profile, apply
+from services.segmentation import profiles
+from services.segmentation.labels import clean_attribute_name, clean_label
+from services.segmentation.profiles import ATTRIBUTION_WINDOW, Context, merge
+from services.segmentation.store import activity
+from services.segmentation.store import profiles as profile_store
+from services.segmentation.telemetry import Tallies
+
+log = structlog.get_logger("parley.segmentation")
+
+VERDICT_WITHOUT_ID_WINDOW = timedelta(hours=1)
+
+
+@dataclass
+class Work:
+    session: AsyncSession
+    row: Subscriber
+    weights: dict[str, int]
+    tallies: Tallies
+
+    async def score(self, rule: str, ref: str, at: datetime) -> None:
+        await profile_store.add_score(self.session, self.row, rule, ref, self.weights.get(rule, 0), at)
+
+    def touch(self, event: Event, at: datetime) -> None:
+        profile = profiles.apply(profile_store.profile_of(self.row), event, at)
+        profile_store.save_profile(self.row, profile)
 
 
 async def handle_event(event: Event, ctx: Ctx) -> list[Event]:
-    now = ctx.clock()
+    apply = _APPLY.get(type(event))
+    tallies = Tallies(event.tenant_id)
     async with ctx.sessions() as session, session.begin():
-        if not await store.first_time(session, event.event_id, now):
+        if not await profile_store.first_time(session, event.event_id, ctx.clock()):
             return []
-        row = await store.subscriber(session, event.tenant_id, event.phone)
-        if row is None:
-            row = Subscriber(tenant_id=event.tenant_id, phone=event.phone, consent="unknown",
-                             first_seen_at=event.occurred_at, last_interaction_at=event.occurred_at,
-                             replies=0, messages_received=0, clicks=0)
-            session.add(row)
-        profile = apply(Profile(row.consent, row.first_seen_at, row.last_interaction_at,
-                                row.replies, row.messages_received, row.clicks),
-                        event, event.occurred_at)
-        for field, value in vars(profile).items():
-            setattr(row, field, value)
+        row = await profile_store.locked_subscriber(session, event.tenant_id, event.phone,
+                                                    event.occurred_at)
+        weights = await profile_store.weights(session, event.tenant_id)
+        if apply is not None:
+            await apply(Work(session, row, weights, tallies), event)
+    tallies.publish()
     return []
+
+
+# --- sends and receipts -------------------------------------------------------------------------
+
+async def on_sent(w: Work, e: SmsSent) -> None:
+    if e.outcome == "delivered":  # the sender's own verdict from a receipt: same as sms.status
+        await _delivered_by_id(w, e)
+        return
+    if e.outcome != "sent" or await activity.message(w.session, e.tenant_id, e.message_id):
+        return  # only sent messages count, each once (a crashed send is published again)
+    w.touch(e, e.occurred_at)
+    experiment_id = await activity.experiment_for(w.session, e.tenant_id, e.flow_id, e.step,
+                                                  e.campaign_id, e.variant)
+    msg = SegmentationMessage(
+        tenant_id=e.tenant_id, message_id=e.message_id, phone=e.phone, carrier=e.carrier,
+        carrier_message_id=e.carrier_message_id, kind=e.kind, campaign_id=e.campaign_id,
+        flow_id=e.flow_id, step=e.step, variant=e.variant, experiment_id=experiment_id,
+        sent_at=e.occurred_at)
+    w.session.add(msg)
+    w.tallies.add("sent", e.campaign_id)
+    if experiment_id:
+        await activity.count_arm(w.session, e.tenant_id, experiment_id, e.variant, sends=1)
+    early = await activity.receipt(w.session, e.tenant_id, e.carrier, e.carrier_message_id)
+    if early is not None and early.status == "delivered":
+        await _delivered(w, msg, early.at)
+
+
+async def on_status(w: Work, e: StatusUpdate) -> None:
+    if e.status != "delivered":
+        return
+    msg = await activity.message_by_carrier_id(w.session, e.tenant_id, e.carrier,
+                                               e.carrier_message_id)
+    if msg is None:  # the receipt overtook its sms.sent: keep it for when that arrives
+        await activity.keep_receipt(w.session, e.tenant_id, e.carrier, e.carrier_message_id,
+                                    e.status, e.occurred_at)
+        return
+    await _delivered(w, msg, e.occurred_at)
+
+
+async def _delivered_by_id(w: Work, e: SmsSent) -> None:
+    msg = await activity.message(w.session, e.tenant_id, e.message_id)
+    if msg is not None:
+        await _delivered(w, msg, e.occurred_at)
+    elif e.carrier and e.carrier_message_id:
+        await activity.keep_receipt(w.session, e.tenant_id, e.carrier, e.carrier_message_id,
+                                    "delivered", e.occurred_at)
+
+
+async def _delivered(w: Work, msg: SegmentationMessage, at: datetime) -> None:
+    if msg.delivered_at is not None or msg.kind == "compliance":
+        return
+    msg.delivered_at = at
+    await w.score("delivered", msg.message_id, at)
+    w.tallies.add("delivered", msg.campaign_id)
+
+
+# --- replies and the router's verdict on them ---------------------------------------------------
+
+async def on_inbound(w: Work, e: InboundSms) -> None:
+    at = e.received_at
+    w.touch(e, at)
+    await w.score("replied", e.carrier_message_id, at)
+    if await activity.reply_for(w.session, e.tenant_id, e.phone, e.carrier_message_id) is None:
+        await _new_reply(w, e.carrier_message_id, at)
+
+
+async def _new_reply(w: Work, source_id: str, at: datetime) -> Interaction:
+    """A reply row attributed to the last message sent before it; the first reply to a message
+    is a success for its experiment when the goal is a reply."""
+    last = await activity.last_message(w.session, w.row.tenant_id, w.row.phone, at,
+                                       ATTRIBUTION_WINDOW)
+    latency = profiles.latency_s(last.sent_at if last else None, at)
+    reply = activity.add_interaction(w.session, w.row.tenant_id, w.row.phone, "reply", at,
+                                     activity.context_of(last), source_id=source_id[:200],
+                                     latency_s=latency)
+    w.tallies.add("replies", reply.campaign_id)
+    if latency is not None:
+        w.tallies.reply_seconds.append((reply.campaign_id or "none", latency))
+    if last is not None and last.first_reply_at is None:
+        last.first_reply_at = at
+        await _success(w, last, "reply")
+    return reply
+
+
+async def _success(w: Work, msg: SegmentationMessage, kind: str) -> None:
+    if msg.experiment_id is None or msg.variant is None:
+        return
+    goal = await activity.experiment_goal(w.session, msg.tenant_id, msg.experiment_id)
+    if goal == kind:
+        await activity.count_arm(w.session, msg.tenant_id, msg.experiment_id, msg.variant,
+                                 successes=1)
+
+
+async def _verdict(w: Work, e: SubscriberEvent) -> None:
+    at = e.occurred_at
+    if e.source_message_id:
+        reply = await activity.reply_for(w.session, e.tenant_id, e.phone, e.source_message_id)
+    else:
+        reply = await activity.latest_unjudged_reply(w.session, e.tenant_id, e.phone, at,
+                                                     VERDICT_WITHOUT_ID_WINDOW)
+    if reply is None:
+        reply = await _new_reply(w, e.source_message_id or e.event_id, at)
+    if reply.recognised is not None:
+        return
+    reply.recognised = e.type == "keyword_matched"
+    if not reply.recognised:
+        return
+    reply.keyword = (e.keyword or "").strip().upper()[:64] or None
+    w.tallies.add("recognised_replies", reply.campaign_id)
+    msg = await activity.message(w.session, e.tenant_id, reply.message_id)
+    if msg is not None and msg.first_match_at is None:
+        msg.first_match_at = at
+        await _success(w, msg, "keyword")
+
+
+# --- clicks -------------------------------------------------------------------------------------
+
+async def on_click(w: Work, e: LinkClicked) -> None:
+    if e.is_bot:
+        return  # unfurlers and HEAD requests never count
+    at = e.occurred_at
+    w.touch(e, at)
+    await w.score("clicked", e.code, at)
+    msg = await activity.message(w.session, e.tenant_id, e.message_id)
+    ctx = merge(Context(e.message_id, e.campaign_id, e.flow_id, e.step, e.variant),
+                activity.context_of(msg))
+    first = await activity.clicked_before(w.session, e.tenant_id, e.phone, e.code) is None
+    reply_triggered = msg is not None and msg.kind == "reply"
+    activity.add_interaction(w.session, e.tenant_id, e.phone, "click", at, ctx,
+                             source_id=e.code[:200], tag=(e.tag or None),
+                             reply_triggered=reply_triggered)
+    if first:
+        w.tallies.add("clicks", ctx.campaign_id)
+        if reply_triggered:
+            w.tallies.add("reply_clicks", ctx.campaign_id)
+    if msg is not None and msg.first_click_at is None:
+        msg.first_click_at = at
+        await _success(w, msg, "click")
+
+
+# --- subscriber facts from the router -----------------------------------------------------------
+
+async def on_subscriber_event(w: Work, e: SubscriberEvent) -> None:
+    handler = _FACTS.get(e.type)
+    if handler is not None:
+        await handler(w, e)
+
+
+async def _consent(w: Work, e: SubscriberEvent) -> None:
+    if e.consent not in profiles.CONSENT_STATES:
+        return
+    w.row.consent = e.consent
+    if e.consent == "opted_out":
+        ctx = await _context(w, e)
+        activity.add_interaction(w.session, e.tenant_id, e.phone, "opt_out", e.occurred_at, ctx,
+                                 source_id=e.source_message_id)
+        w.tallies.add("opt_outs", ctx.campaign_id)
+
+
+async def _context(w: Work, e: SubscriberEvent) -> Context:
+    last = await activity.last_message(w.session, e.tenant_id, e.phone, e.occurred_at,
+                                       ATTRIBUTION_WINDOW)
+    return merge(Context(None, e.campaign_id, e.flow_id, e.step, e.variant),
+                 activity.context_of(last))
+
+
+async def _label(w: Work, e: SubscriberEvent) -> None:
+    label = clean_label(e.label)
+    if label is None:
+        log.warning("label_ignored", tenant=e.tenant_id, phone=mask(e.phone), label=e.label)
+    elif e.type == "label_applied":
+        await profile_store.apply_label(w.session, e.tenant_id, e.phone, label, "event",
+                                        e.occurred_at)
+    else:
+        await profile_store.remove_label(w.session, e.tenant_id, e.phone, label)
+
+
+async def _attribute(w: Work, e: SubscriberEvent) -> None:
+    name = clean_attribute_name(e.attribute)
+    if name is None:
+        log.warning("attribute_ignored", tenant=e.tenant_id, phone=mask(e.phone),
+                    attribute=e.attribute)
+        return
+    value = None if e.value is None else e.value[:500]
+    await profile_store.set_attribute(w.session, e.tenant_id, e.phone, name, value, e.occurred_at)
+
+
+async def _score_event(w: Work, e: SubscriberEvent) -> None:
+    if e.score_event:
+        await w.score(e.score_event.strip().lower()[:64], e.event_id, e.occurred_at)
+
+
+async def _conversation(w: Work, e: SubscriberEvent) -> None:
+    ctx = await _context(w, e)
+    activity.add_interaction(w.session, e.tenant_id, e.phone, e.type, e.occurred_at, ctx)
+    if e.type == "conversation_completed":
+        await w.score("completed", e.event_id, e.occurred_at)
+    if e.type in ("conversation_started", "conversation_completed"):
+        w.tallies.add(e.type.replace("conversation_", "conversations_"), ctx.campaign_id)
+
+
+_FACTS: dict[str, Callable[[Work, SubscriberEvent], Awaitable[None]]] = {
+    "consent_changed": _consent,
+    "label_applied": _label,
+    "label_removed": _label,
+    "attribute_set": _attribute,
+    "score_event": _score_event,
+    "keyword_matched": _verdict,
+    "keyword_unmatched": _verdict,
+    "conversation_started": _conversation,
+    "conversation_completed": _conversation,
+    "handed_off": _conversation,
+}
+
+_APPLY: dict[type, Callable[[Work, Event], Awaitable[None]]] = {
+    SmsSent: on_sent,
+    StatusUpdate: on_status,
+    InboundSms: on_inbound,
+    LinkClicked: on_click,
+    SubscriberEvent: on_subscriber_event,
+}

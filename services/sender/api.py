@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query
+import hashlib
+import uuid
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Header, HTTPException, Query, Response
+from sqlalchemy import delete
 
 from libs.common.auth import TenantDep
 from libs.common.db.models.sender import OutboundMessage, SendingNumber
-from libs.common.phone import InvalidPhone, to_e164
-from libs.common.service import CtxDep
-from services.sender import store
+from libs.common.events import Event
+from libs.common.events.sms_outbound import SendSms
+from libs.common.phone import InvalidPhone, is_short_code, to_e164
+from libs.common.service import Ctx, CtxDep
+from services.sender import cache, links, sending, store
 from services.sender.carriers.simulator import client as simulator
-from services.sender.schemas import MessageOut, NumberIn, NumberOut, OutboxMessage
+from services.sender.policy import SendingRules
+from services.sender.schemas import (
+    HistoryOut,
+    LinkOut,
+    MessageIn,
+    MessageOut,
+    NumberIn,
+    NumberOut,
+    OutboxMessage,
+)
+
+log = structlog.get_logger("parley.sender.api")
 
 numbers = APIRouter(prefix="/v1/numbers", tags=["numbers"])
 messages = APIRouter(prefix="/v1/messages", tags=["messages"])
 handset = APIRouter(prefix="/simulator", tags=["simulator"])
+
+MAX_BODY = 1600  # 10 concatenated GSM-7 segments; carriers refuse longer bodies
 
 
 def _e164(raw: str, field: str) -> str:
@@ -24,6 +45,8 @@ def _e164(raw: str, field: str) -> str:
         raise HTTPException(422, f"{field}: {exc}") from exc
 
 
+# --- numbers ------------------------------------------------------------------------------------
+
 @numbers.post("", status_code=201, response_model=NumberOut)
 async def register_number(body: NumberIn, tenant_id: TenantDep, ctx: CtxDep) -> SendingNumber:
     number = _e164(body.number, "number")
@@ -32,8 +55,9 @@ async def register_number(body: NumberIn, tenant_id: TenantDep, ctx: CtxDep) -> 
             raise HTTPException(409, f"{number} is already registered")
         row = SendingNumber(tenant_id=tenant_id, number=number, carrier=body.carrier,
                             number_type=body.number_type, is_default=body.is_default,
-                            created_at=ctx.clock())
+                            rate_per_s=body.rate_per_s, created_at=ctx.clock())
         session.add(row)
+    cache.of(ctx).clear()
     return row
 
 
@@ -43,14 +67,140 @@ async def list_numbers(tenant_id: TenantDep, ctx: CtxDep) -> list[SendingNumber]
         return await store.numbers(session, tenant_id)
 
 
+@numbers.delete("/{number}", status_code=204)
+async def remove_number(number: str, tenant_id: TenantDep, ctx: CtxDep) -> Response:
+    number = _e164(number, "number")
+    async with ctx.sessions() as session, session.begin():
+        result = await session.execute(delete(SendingNumber).where(
+            SendingNumber.tenant_id == tenant_id, SendingNumber.number == number))
+    if result.rowcount == 0:
+        raise HTTPException(404, f"{number} is not registered")
+    cache.of(ctx).clear()
+    return Response(status_code=204)
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+@messages.get("/settings", response_model=SendingRules)
+async def get_settings(tenant_id: TenantDep, ctx: CtxDep) -> SendingRules:
+    async with ctx.sessions() as session:
+        return await store.rules(session, tenant_id)
+
+
+@messages.put("/settings", response_model=SendingRules)
+async def put_settings(body: SendingRules, tenant_id: TenantDep, ctx: CtxDep) -> SendingRules:
+    async with ctx.sessions() as session, session.begin():
+        await store.save_rules(session, tenant_id, body, ctx.clock())
+    cache.of(ctx).clear()
+    return body
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+def _checked(body: MessageIn) -> tuple[str, str]:
+    """(recipient, text) or a 422 that says what is wrong."""
+    to = _e164(body.to, "to")
+    if is_short_code(to):
+        raise HTTPException(422, "to: a short code cannot receive messages")
+    if not body.body.strip():
+        raise HTTPException(422, "body: the message is empty")
+    if len(body.body) > MAX_BODY:
+        raise HTTPException(422, f"body: {len(body.body):,} characters; at most {MAX_BODY:,} can be sent")
+    try:
+        links.validate(body.body)
+    except links.BadPlaceholder as exc:
+        raise HTTPException(422, f"body: {exc}") from exc
+    return to, body.body
+
+
+def _action_id(tenant_id: str, key: str | None) -> str:
+    if key is None:
+        return f"api:{uuid.uuid4().hex}"
+    if not 1 <= len(key) <= 255:
+        raise HTTPException(422, "Idempotency-Key: 1 to 255 characters")
+    return "api:" + hashlib.sha256(f"{tenant_id}\0{key}".encode()).hexdigest()[:56]
+
+
+async def _sending_number(ctx: Ctx, tenant_id: str, raw: str | None) -> str:
+    number = _e164(raw, "from") if raw else None
+    async with ctx.sessions() as session:
+        row = await store.sending_number(session, tenant_id, number)
+    if row is None:
+        raise HTTPException(422, f"from: {number} is not a registered sending number (POST /v1/numbers)"
+                            if number else "the tenant has no registered sending number (POST /v1/numbers)")
+    return row.number
+
+
+async def _publish(ctx: Ctx, events: list[Event]) -> None:
+    for event in events:
+        try:
+            await ctx.bus.emit(event)
+        except Exception as exc:  # the send is settled and answered; only its fact is late or lost
+            log.error("fact_not_published", topic=event.TOPIC, error=repr(exc))
+
+
+async def _view(ctx: Ctx, message_id: str) -> MessageOut:
+    async with ctx.sessions() as session:
+        row = await session.get(OutboundMessage, message_id)
+        history = await store.history(session, message_id)
+        tracked = await store.links_of(session, message_id)
+    out = MessageOut.model_validate(row, from_attributes=True)
+    out.history = [HistoryOut.model_validate(h, from_attributes=True) for h in history]
+    out.links = [LinkOut.model_validate(link, from_attributes=True) for link in tracked]
+    return out
+
+
+@messages.post("", status_code=201, response_model=MessageOut)
+async def send_message(body: MessageIn, tenant_id: TenantDep, ctx: CtxDep, response: Response,
+                       idempotency_key: Annotated[str | None, Header()] = None) -> MessageOut:
+    """Send one message now, through every send-time check (consent, quiet hours and caps for
+    marketing, the number's rate). A repeated `Idempotency-Key` returns the first message (200)."""
+    to, text = _checked(body)
+    from_number = await _sending_number(ctx, tenant_id, body.from_)
+    cmd = SendSms(tenant_id=tenant_id, phone=to, from_number=from_number, body=text, kind=body.kind,
+                  action_id=_action_id(tenant_id, idempotency_key), campaign_id=body.campaign_id)
+    async with ctx.sessions() as session:
+        earlier = await store.message_for_action(session, cmd.action_id)
+    if earlier is None:
+        result = await sending.submit(ctx, cmd, f"api:{uuid.uuid4().hex}")
+        await _publish(ctx, result.events)
+        if result.created:
+            return await _view(ctx, result.message_id)
+        earlier_id = result.message_id  # the same key, sent by a concurrent request
+    else:
+        earlier_id = earlier.id
+    return await _replay(ctx, earlier_id, (to, text, from_number, body.kind), response)
+
+
+async def _replay(ctx: Ctx, message_id: str, asked: tuple, response: Response) -> MessageOut:
+    view = await _view(ctx, message_id)
+    if (view.phone, view.body, view.from_number, view.kind) != asked:
+        raise HTTPException(409, "Idempotency-Key was already used for a different message")
+    response.status_code = 200
+    response.headers["Idempotent-Replayed"] = "true"
+    return view
+
+
+@messages.get("", response_model=list[MessageOut])
+async def list_messages(tenant_id: TenantDep, ctx: CtxDep, phone: str | None = None,
+                        status: str | None = Query(None, max_length=16),
+                        limit: int = Query(50, ge=1, le=500)) -> list[MessageOut]:
+    async with ctx.sessions() as session:
+        rows = await store.messages(session, tenant_id, _e164(phone, "phone") if phone else None,
+                                    status, limit)
+    return [MessageOut.model_validate(r, from_attributes=True) for r in rows]
+
+
 @messages.get("/{message_id}", response_model=MessageOut)
-async def get_message(message_id: str, tenant_id: TenantDep, ctx: CtxDep) -> OutboundMessage:
+async def get_message(message_id: str, tenant_id: TenantDep, ctx: CtxDep) -> MessageOut:
     async with ctx.sessions() as session:
         row = await session.get(OutboundMessage, message_id)
     if row is None or row.tenant_id != tenant_id:
         raise HTTPException(404, f"unknown message '{message_id}'")
-    return row
+    return await _view(ctx, message_id)
 
+
+# --- the simulated handset ----------------------------------------------------------------------
 
 @handset.get("/{tenant_id}/outbox", response_model=list[OutboxMessage], response_model_by_alias=True)
 async def outbox(tenant_id: str, ctx: CtxDep, to: str | None = Query(None),

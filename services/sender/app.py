@@ -1,14 +1,21 @@
-"""Sender wiring: consumes sms.outbound, serves /v1/numbers, /v1/messages and /simulator."""
+"""Sender wiring: consumes sms.outbound and sms.status, sends deferred messages at their time,
+serves /v1/numbers, /v1/messages and /simulator."""
 
-from libs.common.events import sms_outbound
-from libs.common.service import Service, Subscription
-from services.sender import api, consumer, demo
+from libs.common.events import sms_outbound, sms_status
+from libs.common.service import Ctx, Service, Subscription
+from services.sender import api, consumer, deferred, demo, quiet_hours
+
+
+async def check_zone_data(ctx: Ctx) -> None:
+    quiet_hours.require_zone_data()
 
 
 def service() -> Service:
     return Service(
         name="sender",
         routers=[api.numbers, api.messages, api.handset],
-        subscriptions=[Subscription(sms_outbound.TOPIC, "sender", consumer.handle_outbound)],
-        startup=[demo.ensure_demo_number],
+        subscriptions=[Subscription(sms_outbound.TOPIC, "sender", consumer.handle_outbound),
+                       Subscription(sms_status.TOPIC, "sender", consumer.handle_status)],
+        startup=[check_zone_data, demo.ensure_demo_number],
+        loops=[deferred.deferred_loop],
     )

@@ -1,79 +1,45 @@
-"""Sender consumer: record the action (unique action_id), then send it once.
+"""Sender consumers: `sms.outbound` (send each action once) and `sms.status` (delivery receipts).
 
-State machine: accepted → sending → sent | failed. The row is committed in `sending` before the
-carrier is called, so a redelivered action finds it: `sent`/`failed` → nothing more; `sending`
-(a crash mid-send) → the carrier call is repeated with the same message id, which the carrier
-clients use as their idempotency key.
+Thin shells over `sending.py`: an action is recorded under its unique action_id, then checked and
+sent; a redelivered action finds its row and resumes it (or republishes its final fact) instead of
+sending again.
 """
 
 from __future__ import annotations
 
-import uuid
-
 import structlog
-from sqlalchemy.exc import IntegrityError
 
-from libs.common.db.models.sender import OutboundMessage
 from libs.common.events import Event
 from libs.common.events.sms_outbound import SendSms
-from libs.common.events.sms_sent import SmsSent
-from libs.common.observability import MESSAGES_SENT
-from libs.common.phone import mask
+from libs.common.events.sms_status import StatusUpdate
 from libs.common.service import Ctx
-from services.sender import store
-from services.sender.carriers.simulator import client as simulator
-from services.sender.segments import count_segments
+from services.sender import receipts, sending, store
 
 log = structlog.get_logger("parley.sender")
 
-FINAL = frozenset({"sent", "failed", "suppressed"})
-# Only the opt-out confirmation and HELP answers (kind "compliance") reach an opted-out number.
-
-
-async def _record(ctx: Ctx, cmd: SendSms) -> OutboundMessage | None:
-    """Insert the action once; None when it already reached a final state."""
-    async with ctx.sessions() as session, session.begin():
-        row = await store.message_for_action(session, cmd.action_id)
-        if row is not None:
-            return None if row.status in FINAL else row
-        row = OutboundMessage(
-            id=uuid.uuid4().hex, action_id=cmd.action_id, tenant_id=cmd.tenant_id,
-            phone=cmd.phone, from_number=cmd.from_number, body=cmd.body, kind=cmd.kind,
-            status="sending", segments=count_segments(cmd.body), campaign_id=cmd.campaign_id,
-            flow_id=cmd.flow_id, step=cmd.step, variant=cmd.variant, created_at=ctx.clock())
-        session.add(row)
-    return row
-
 
 async def handle_outbound(cmd: SendSms, ctx: Ctx) -> list[Event]:
-    try:
-        row = await _record(ctx, cmd)
-    except IntegrityError:  # a concurrent delivery of the same action recorded it first
-        return []
-    if row is None:
-        return []
+    return (await sending.submit(ctx, cmd, sending.bus_claim(cmd.action_id))).events
+
+
+async def handle_status(event: StatusUpdate, ctx: Ctx) -> list[Event]:
+    """Apply a receipt to its message (found by carrier and carrier message id); one that overtook
+    its send waits in `sender_pending_receipt` until the send is recorded."""
+    opted_out = receipts.says_opted_out(event.carrier, event.status, event.error_code,
+                                        bool(getattr(event, "recipient_opted_out", False)))
+    at = event.occurred_at
     async with ctx.sessions() as session, session.begin():
-        number = await store.sending_number(session, cmd.tenant_id, cmd.from_number)
-        message = await session.get(OutboundMessage, row.id)
-        if cmd.kind != "compliance" and await store.opted_out(session, cmd.tenant_id, cmd.phone):
-            message.status, message.reason = "suppressed", "recipient opted out"
-        elif number is None:
-            message.status, message.reason = "failed", "no registered sending number"
-        elif number.carrier == simulator.NAME:
-            message.carrier_message_id = await simulator.send(
-                session, message_id=message.id, tenant_id=cmd.tenant_id,
-                from_number=number.number, to=cmd.phone, body=cmd.body,
-                segments=message.segments, now=ctx.clock())
-            message.status, message.carrier, message.from_number = "sent", number.carrier, number.number
-            message.sent_at = ctx.clock()
-        else:
-            message.status, message.reason = "failed", f"no client for carrier {number.carrier!r}"
-    MESSAGES_SENT.labels(carrier=message.carrier or "none", outcome=message.status).inc()
-    log.info("send_" + message.status, tenant=cmd.tenant_id, phone=mask(cmd.phone),
-             kind=cmd.kind, reason=message.reason)
-    return [SmsSent(tenant_id=cmd.tenant_id, phone=cmd.phone, action_id=cmd.action_id,
-                    message_id=message.id, from_number=message.from_number,
-                    carrier=message.carrier, carrier_message_id=message.carrier_message_id,
-                    outcome=message.status, reason=message.reason, segments=message.segments,
-                    kind=cmd.kind, campaign_id=cmd.campaign_id, flow_id=cmd.flow_id,
-                    step=cmd.step, variant=cmd.variant)]
+        row = await store.message_by_carrier_id(session, event.tenant_id, event.carrier,
+                                                event.carrier_message_id)
+        if row is None:
+            key = (event.tenant_id, event.carrier, event.carrier_message_id)
+            kept = await store.pending_receipt(session, *key)
+            status = event.status
+            if kept is not None:
+                status = receipts.advance(kept.status, event.status) or kept.status
+            await store.keep_receipt(session, *key, status, event.error_code,
+                                     opted_out or bool(kept and kept.opted_out), at)
+            log.info("receipt_before_send", tenant=event.tenant_id, carrier=event.carrier,
+                     status=event.status)
+            return []
+        return await sending.apply_receipt(session, row, event.status, event.error_code, opted_out, at)

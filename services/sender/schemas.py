@@ -7,18 +7,22 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.common.events.base import E164
+from services.sender.carriers import CARRIERS
 
 NumberType = Literal["long_code", "toll_free", "short_code"]
+Carrier = Literal["twilio", "telnyx", "vonage", "plivo", "bandwidth", "simulator"]
+assert set(Carrier.__args__) == set(CARRIERS)  # type: ignore[attr-defined]
 
 
 class NumberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     number: str = Field(min_length=3, max_length=20)
-    carrier: Literal["twilio", "telnyx", "vonage", "plivo", "bandwidth", "simulator"]
+    carrier: Carrier
     number_type: NumberType = "long_code"
     is_default: bool = False
+    rate_per_s: float | None = Field(
+        None, ge=0, le=10_000, description="Segments per second for this number; default: its type's rate.")
 
 
 class NumberOut(BaseModel):
@@ -26,7 +30,35 @@ class NumberOut(BaseModel):
     carrier: str
     number_type: str
     is_default: bool
+    rate_per_s: float | None = None
     created_at: datetime
+
+
+class MessageIn(BaseModel):
+    """A one-off message. Lengths are checked by the route so that the 422 says what is wrong."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    to: str = Field(max_length=32)
+    body: str = Field(max_length=20_000)
+    from_: str | None = Field(None, alias="from", max_length=32)
+    kind: Literal["marketing", "transactional"] = Field(
+        "marketing", description="marketing: quiet hours and caps apply; transactional: sent at any hour.")
+    campaign_id: str | None = Field(None, max_length=64)
+
+
+class HistoryOut(BaseModel):
+    at: datetime
+    status: str
+    rule: str | None
+    reason: str | None
+
+
+class LinkOut(BaseModel):
+    code: str
+    url: str
+    tag: str | None
+    expires_at: datetime | None
 
 
 class MessageOut(BaseModel):
@@ -35,14 +67,28 @@ class MessageOut(BaseModel):
     phone: str
     from_number: str | None
     body: str
+    text: str | None
     kind: str
     status: str
+    rule: str | None
     reason: str | None
     carrier: str | None
     carrier_message_id: str | None
     segments: int
+    encoding: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    delivery_status: str | None
+    error_code: str | None
+    campaign_id: str | None
+    flow_id: str | None
+    step: str | None
+    variant: str | None
     created_at: datetime
     sent_at: datetime | None
+    delivered_at: datetime | None
+    history: list[HistoryOut] = []
+    links: list[LinkOut] = []
 
 
 class OutboxMessage(BaseModel):
@@ -55,6 +101,3 @@ class OutboxMessage(BaseModel):
     sent_at: datetime
 
     model_config = ConfigDict(populate_by_name=True)
-
-
-__all__ = ["E164", "MessageOut", "NumberIn", "NumberOut", "OutboxMessage"]

@@ -1,17 +1,35 @@
-"""Sender queries: sending numbers and outbound messages. Makes no decisions."""
+"""Sender queries: numbers, messages and their history, settings, rate buckets, consent reads,
+carrier opt-outs and pending receipts. Makes no decisions."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import and_, delete, false, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models.router import Consent
-from libs.common.db.models.sender import OutboundMessage, SendingNumber
+from libs.common.db.models.sender import (
+    CarrierOptOut,
+    Link,
+    MessageEvent,
+    OutboundMessage,
+    PendingReceipt,
+    RateBucket,
+    SenderSettings,
+    SendingNumber,
+)
+from libs.common.db.models.tenancy import CarrierCredential
+from services.sender.policy import DEFAULT_RULES, SendingRules
 
 
-async def message_for_action(session: AsyncSession, action_id: str) -> OutboundMessage | None:
-    return await session.scalar(select(OutboundMessage).where(OutboundMessage.action_id == action_id))
+def _insert(session: AsyncSession):
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
+
+# --- numbers and settings -----------------------------------------------------------------------
 
 async def sending_number(session: AsyncSession, tenant_id: str,
                          number: str | None) -> SendingNumber | None:
@@ -29,9 +47,186 @@ async def numbers(session: AsyncSession, tenant_id: str) -> list[SendingNumber]:
         .order_by(SendingNumber.number)))
 
 
-async def opted_out(session: AsyncSession, tenant_id: str, phone: str) -> bool:
-    """Read right before each send (the router owns consent): a STOP processed after a message
-    was queued still stops it."""
-    status = await session.scalar(select(Consent.status).where(
-        Consent.tenant_id == tenant_id, Consent.phone == phone, Consent.status == "opted_out").limit(1))
-    return status is not None
+async def rules(session: AsyncSession, tenant_id: str) -> SendingRules:
+    row = await session.get(SenderSettings, tenant_id)
+    return SendingRules.model_validate(row.rules) if row is not None else DEFAULT_RULES
+
+
+async def save_rules(session: AsyncSession, tenant_id: str, value: SendingRules, now: datetime) -> None:
+    row = await session.get(SenderSettings, tenant_id)
+    if row is None:
+        session.add(SenderSettings(tenant_id=tenant_id, rules=value.model_dump(), updated_at=now))
+    else:
+        row.rules, row.updated_at = value.model_dump(), now
+
+
+async def credentials(session: AsyncSession, tenant_id: str, carrier: str) -> bytes | None:
+    return await session.scalar(select(CarrierCredential.encrypted).where(
+        CarrierCredential.tenant_id == tenant_id, CarrierCredential.carrier == carrier))
+
+
+# --- consent (the router's table, read only) and carrier opt-outs (ours) ------------------------
+
+async def opted_out(session: AsyncSession, tenant_id: str, phone: str) -> str | None:
+    """Why `phone` may not get non-compliance messages, or None. Read right before each send (the
+    router owns consent): a STOP processed after a message was queued still stops it. A carrier's
+    opt-out report counts until consent is granted again after it."""
+    rows = (await session.execute(select(Consent.status, Consent.updated_at).where(
+        Consent.tenant_id == tenant_id, Consent.phone == phone))).all()
+    if any(status == "opted_out" for status, _ in rows):
+        return "recipient opted out"
+    marker = await session.get(CarrierOptOut, (tenant_id, phone))
+    if marker is not None and not any(status == "opted_in" and at > marker.at for status, at in rows):
+        code = f" {marker.error_code}" if marker.error_code else ""
+        return f"the carrier reported an opt-out ({marker.carrier}{code})"
+    return None
+
+
+async def mark_carrier_opt_out(session: AsyncSession, tenant_id: str, phone: str, carrier: str,
+                               code: str | None, at: datetime) -> None:
+    row = await session.get(CarrierOptOut, (tenant_id, phone))
+    if row is None:
+        session.add(CarrierOptOut(tenant_id=tenant_id, phone=phone, carrier=carrier, error_code=code, at=at))
+    else:
+        row.carrier, row.error_code, row.at = carrier, code, at
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+async def message_for_action(session: AsyncSession, action_id: str) -> OutboundMessage | None:
+    return await session.scalar(select(OutboundMessage).where(OutboundMessage.action_id == action_id))
+
+
+async def message_by_carrier_id(session: AsyncSession, tenant_id: str, carrier: str,
+                                carrier_message_id: str) -> OutboundMessage | None:
+    return await session.scalar(select(OutboundMessage).where(
+        OutboundMessage.carrier == carrier, OutboundMessage.carrier_message_id == carrier_message_id,
+        OutboundMessage.tenant_id == tenant_id).with_for_update())
+
+
+async def marketing_counts(session: AsyncSession, tenant_id: str, phone: str, day: datetime,
+                           week: datetime) -> tuple[int, int]:
+    """Marketing messages sent (or being sent) to `phone` since `day` and since `week`."""
+    since = func.coalesce(OutboundMessage.sent_at, OutboundMessage.updated_at)
+    row = (await session.execute(select(
+        func.count().filter(since >= day), func.count().filter(since >= week)).where(
+        OutboundMessage.tenant_id == tenant_id, OutboundMessage.phone == phone,
+        OutboundMessage.kind == "marketing", OutboundMessage.status.in_(("sending", "sent")),
+        since >= week))).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+def add_history(session: AsyncSession, message_id: str, at: datetime, status: str,
+                rule: str | None = None, reason: str | None = None) -> None:
+    session.add(MessageEvent(message_id=message_id, at=at, status=status, rule=rule, reason=reason))
+
+
+async def history(session: AsyncSession, message_id: str) -> list[MessageEvent]:
+    return list(await session.scalars(select(MessageEvent).where(MessageEvent.message_id == message_id)
+                                      .order_by(MessageEvent.id)))
+
+
+async def messages(session: AsyncSession, tenant_id: str, phone: str | None, status: str | None,
+                   limit: int) -> list[OutboundMessage]:
+    query = select(OutboundMessage).where(OutboundMessage.tenant_id == tenant_id)
+    if phone:
+        query = query.where(OutboundMessage.phone == phone)
+    if status:
+        query = query.where(OutboundMessage.status == status)
+    return list(await session.scalars(query.order_by(OutboundMessage.created_at.desc()).limit(limit)))
+
+
+def add_links(session: AsyncSession, rows: list[Link]) -> None:
+    session.add_all(rows)
+
+
+async def links_of(session: AsyncSession, message_id: str) -> list[Link]:
+    return list(await session.scalars(select(Link).where(Link.message_id == message_id).order_by(Link.code)))
+
+
+async def locked_message(session: AsyncSession, message_id: str) -> OutboundMessage | None:
+    return await session.scalar(select(OutboundMessage).where(OutboundMessage.id == message_id)
+                                .with_for_update())
+
+
+async def take_over(session: AsyncSession, message_id: str, status: str, claim: str, now: datetime,
+                    lease_until: datetime, old_claim: str | None) -> bool:
+    """Claim a row in `status` if its current claim is `old_claim` or its lease ran out."""
+    mine = OutboundMessage.claim == old_claim if old_claim is not None else false()
+    result = await session.execute(
+        update(OutboundMessage).where(
+            OutboundMessage.id == message_id, OutboundMessage.status == status,
+            or_(mine, OutboundMessage.lease_until.is_(None), OutboundMessage.lease_until < now))
+        .values(claim=claim, lease_until=lease_until).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+async def due(session: AsyncSession, now: datetime, limit: int) -> list[tuple[str, str, str]]:
+    """(id, status, phone) of deferred messages now due and of claimed ones whose lease ran out,
+    oldest first; locked (SKIP LOCKED) on PostgreSQL so replicas split them."""
+    query = (select(OutboundMessage.id, OutboundMessage.status, OutboundMessage.phone).where(or_(
+        and_(OutboundMessage.status == "deferred", OutboundMessage.next_attempt_at <= now),
+        and_(OutboundMessage.status.in_(("accepted", "sending")), OutboundMessage.lease_until < now)))
+        .order_by(OutboundMessage.next_attempt_at).limit(limit))
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [(r[0], r[1], r[2]) for r in (await session.execute(query)).all()]
+
+
+async def claim_deferred(session: AsyncSession, ids: list[str], claim: str, now: datetime,
+                         lease_until: datetime) -> set[str]:
+    """Move due deferred rows to `accepted` under `claim`; the ids this call actually took."""
+    if not ids:
+        return set()
+    result = await session.execute(
+        update(OutboundMessage).where(OutboundMessage.id.in_(ids), OutboundMessage.status == "deferred",
+                                      OutboundMessage.next_attempt_at <= now)
+        .values(status="accepted", claim=claim, lease_until=lease_until, updated_at=now)
+        .returning(OutboundMessage.id).execution_options(synchronize_session=False))
+    return set(result.scalars())
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    return await session.scalar(select(func.min(OutboundMessage.next_attempt_at)).where(
+        OutboundMessage.status == "deferred"))
+
+
+# --- rate buckets -------------------------------------------------------------------------------
+
+async def bucket_tat(session: AsyncSession, tenant_id: str, number: str, now: datetime) -> RateBucket:
+    """The number's bucket, locked for this transaction (created empty if new)."""
+    await session.execute(_insert(session)(RateBucket).values(tenant_id=tenant_id, number=number, tat=now)
+                          .on_conflict_do_nothing())
+    return (await session.scalars(select(RateBucket).where(
+        RateBucket.tenant_id == tenant_id, RateBucket.number == number).with_for_update())).one()
+
+
+# --- receipts that overtook their send ----------------------------------------------------------
+
+async def keep_receipt(session: AsyncSession, tenant_id: str, carrier: str, carrier_message_id: str,
+                       status: str, code: str | None, opted_out: bool, at: datetime) -> None:
+    """Keep (or replace) the receipt waiting for its send; the caller decides which status wins."""
+    row = await session.get(PendingReceipt, (tenant_id, carrier, carrier_message_id))
+    if row is None:
+        session.add(PendingReceipt(tenant_id=tenant_id, carrier=carrier,
+                                   carrier_message_id=carrier_message_id, status=status, error_code=code,
+                                   opted_out=opted_out, at=at))
+    else:
+        row.status, row.error_code, row.opted_out, row.at = status, code, opted_out, at
+
+
+async def pending_receipt(session: AsyncSession, tenant_id: str, carrier: str,
+                          carrier_message_id: str) -> PendingReceipt | None:
+    return await session.get(PendingReceipt, (tenant_id, carrier, carrier_message_id))
+
+
+async def pop_receipts(session: AsyncSession, tenant_id: str, carrier: str,
+                       carrier_message_id: str) -> list[PendingReceipt]:
+    rows = list(await session.scalars(select(PendingReceipt).where(
+        PendingReceipt.tenant_id == tenant_id, PendingReceipt.carrier == carrier,
+        PendingReceipt.carrier_message_id == carrier_message_id)))
+    if rows:
+        await session.execute(delete(PendingReceipt).where(
+            PendingReceipt.tenant_id == tenant_id, PendingReceipt.carrier == carrier,
+            PendingReceipt.carrier_message_id == carrier_message_id))
+    return rows

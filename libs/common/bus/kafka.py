@@ -132,6 +132,8 @@ class KafkaConsumer(Consumer):
     async def _handle(self, tp: TopicPartition, messages) -> None:
         done = None
         for msg in messages:
+            if self._stopping:
+                break  # shutting down: commit what is done, leave the rest for the next owner
             record = Record(msg.topic, msg.partition, msg.offset, (msg.key or b"").decode(),
                             msg.value, {k: v.decode() for k, v in (msg.headers or ())})
             try:

@@ -6,6 +6,8 @@ Producer: ingress. Consumers: router (click triggers), segmentation. Key: "<tena
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from libs.common.events.base import Event
 
 TOPIC = "link.clicked"
@@ -24,3 +26,6 @@ class LinkClicked(Event):
     tag: str | None = None
     user_agent: str | None = None
     is_bot: bool = False
+    bot_reason: str | None = Field(
+        None, description="Why `is_bot` is set: `head_request`, `no_user_agent` or `user_agent`."
+    )

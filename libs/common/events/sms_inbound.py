@@ -26,3 +26,12 @@ class InboundSms(Event):
     carrier_opt_out_hint: str | None = Field(
         None, description="The carrier's own opt-out flag (Twilio OptOutType…); never trusted alone."
     )
+    normalised_body: str | None = Field(
+        None, description="The body NFKC-normalised, quotes straightened, whitespace collapsed; "
+                          "case kept. None from producers that predate it."
+    )
+    to_is_short_code: bool = Field(False, description="`to` is a short code, kept as received.")
+    segments: int | None = Field(None, ge=1, description="SMS segments, when the carrier says.")
+    carrier_received_at: datetime | None = Field(
+        None, description="When the carrier says it received the message (its clock, not ours)."
+    )

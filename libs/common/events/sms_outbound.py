@@ -28,6 +28,7 @@ class SendSms(Event):
     body: str = Field(min_length=1, max_length=1600)
     kind: MessageKind = "reply"
     in_reply_to: str | None = Field(None, description="carrier_message_id of the inbound text.")
+    program_id: str | None = Field(None, description="Program whose consent governs it; None = default.")
     campaign_id: str | None = None
     flow_id: str | None = None
     step: str | None = None

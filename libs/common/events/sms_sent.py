@@ -1,17 +1,25 @@
-"""sms.sent: what the sender did with one `sms.outbound` action.
+"""sms.sent: what the sender did with one `sms.outbound` action, and what became of it.
 
 Producer: sender. Consumers: segmentation (metrics, scoring). Key: "<tenant_id>:<phone>".
+
+`outcome` is the send decision (`sent`, `suppressed`, `deferred`, `failed`) and, later, the
+delivery receipt's verdict for a sent message (`delivered`, `undelivered`, `failed`), published
+once per message. `rule` names the check that decided (consent, quiet_hours, frequency_cap,
+rate_limit, carrier…). A redelivered action republishes the same fact with the same `event_id`.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
+
+from pydantic import Field
 
 from libs.common.events.base import Event
 
 TOPIC = "sms.sent"
 
-SendOutcome = Literal["sent", "suppressed", "deferred", "failed"]
+SendOutcome = Literal["sent", "suppressed", "deferred", "failed", "delivered", "undelivered"]
 
 
 class SmsSent(Event):
@@ -30,3 +38,7 @@ class SmsSent(Event):
     flow_id: str | None = None
     step: str | None = None
     variant: str | None = None
+    rule: str | None = Field(None, description="The check that decided: consent, quiet_hours, "
+                                               "frequency_cap, rate_limit, carrier, receipt…")
+    deferred_until: datetime | None = Field(None, description="When a deferred message is tried again.")
+    error_code: str | None = Field(None, description="The carrier's error code, if any.")

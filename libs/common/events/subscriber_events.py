@@ -36,6 +36,7 @@ class SubscriberEvent(Event):
 
     type: SubscriberEventType
     consent: Literal["opted_in", "opted_out"] | None = None
+    program_id: str | None = None
     label: str | None = None
     keyword: str | None = None
     score_event: str | None = None

@@ -207,5 +207,13 @@ class Rule(_Strict):
     keywords: list[str] = Field(min_length=1)
     synonyms: list[str] = []
     threshold: float | None = Field(None, ge=50, le=100)
-    actions: list[Action] = Field(min_length=1)
+    actions: list[Action] = []
+    join: str | None = Field(None, pattern=SLUG, description="Program these keywords join "
+                             "(double opt-in) for subscribers not yet opted in.")
     active: bool = True
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Rule:
+        if not (self.actions or self.join):
+            raise ValueError("a campaign rule needs actions or a program to join")
+        return self

@@ -1,36 +1,30 @@
-"""The sender sends an action once however often the bus delivers it."""
+"""The sender sends an action once however often the bus delivers it, and resolves a crash at any
+point without a double send."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+import asyncio
+
+from sqlalchemy import update
 
 from libs.common.db.models.sender import OutboundMessage, SimulatedMessage
-from libs.common.events.sms_outbound import SendSms
+from services.sender import sending
 from services.sender.consumer import handle_outbound
+from services.sender.tests.helpers import NUMBERS, command, count, on_fake_carrier
 
 
-def command(action_id="act-1"):
-    return SendSms(tenant_id="acme", phone="+15555550100", from_number="+15555550000",
-                   body="hello", action_id=action_id)
-
-
-async def count(ctx, model):
-    async with ctx.sessions() as session:
-        return await session.scalar(select(func.count()).select_from(model))
-
-
-async def test_a_redelivered_action_is_sent_once(suite, tenant):
+async def test_a_redelivered_action_is_sent_once_and_its_fact_published_again_unchanged(suite, tenant):
     app, _ = suite
     ctx = app.state.ctx
     first = await handle_outbound(command(), ctx)
     again = await handle_outbound(command(), ctx)
     assert [e.outcome for e in first] == ["sent"]
-    assert again == []
+    assert again == first  # the same fact, same event id: consumers see one send
     assert await count(ctx, SimulatedMessage) == 1
     assert await count(ctx, OutboundMessage) == 1
 
 
-async def test_a_crash_between_record_and_send_is_resolved_without_a_double_send(suite, tenant):
+async def test_a_crash_during_the_simulated_call_is_repeated_without_a_double_send(suite, tenant):
     app, _ = suite
     ctx = app.state.ctx
     await handle_outbound(command("act-2"), ctx)
@@ -44,6 +38,85 @@ async def test_a_crash_between_record_and_send_is_resolved_without_a_double_send
 
 async def test_an_unregistered_sending_number_fails_the_message_with_a_reason(suite, tenant):
     app, _ = suite
-    cmd = SendSms(tenant_id="acme", phone="+15555550100", from_number="+15555559999", body="x")
-    (event,) = await handle_outbound(cmd, app.state.ctx)
-    assert event.outcome == "failed" and "no registered sending number" in event.reason
+    (event,) = await handle_outbound(command(from_number="+15555559999"), app.state.ctx)
+    assert event.outcome == "failed" and "not a registered sending number" in event.reason
+
+
+async def test_redelivery_reaches_the_carrier_once(suite, tenant):
+    app, client = suite
+    ctx = app.state.ctx
+    async with on_fake_carrier(app, client, tenant, "twilio") as fake:
+        cmd = command("act-tw", from_number=NUMBERS["twilio"])
+        first = await handle_outbound(cmd, ctx)
+        second = await handle_outbound(cmd, ctx)
+        third = await handle_outbound(cmd, ctx)
+    assert len(fake.calls) == 1
+    assert [e.outcome for e in first] == ["sent"] and second == first and third == first
+
+
+async def test_two_concurrent_deliveries_of_one_action_reach_the_carrier_once(suite, tenant):
+    app, client = suite
+    ctx = app.state.ctx
+    async with on_fake_carrier(app, client, tenant, "twilio") as fake:
+        fake.delay = 0.05
+        cmd = command("act-race", from_number=NUMBERS["twilio"])
+        results = await asyncio.gather(handle_outbound(cmd, ctx), handle_outbound(cmd, ctx))
+    assert len(fake.calls) == 1
+    assert sorted(e.outcome for r in results for e in r) in (["sent"], ["sent", "sent"])
+
+
+async def test_a_crash_between_record_and_send_is_resolved_on_redelivery_with_one_carrier_call(suite, tenant):
+    app, client = suite
+    ctx = app.state.ctx
+    async with on_fake_carrier(app, client, tenant, "twilio") as fake:
+        cmd = command("act-crash", from_number=NUMBERS["twilio"])
+        row = await sending.record(ctx, cmd, sending.bus_claim(cmd.action_id))  # and the worker stops
+        assert row.status == "accepted" and fake.calls == []
+        (event,) = await handle_outbound(cmd, ctx)  # the bus delivers the action again
+        await handle_outbound(cmd, ctx)
+    assert event.outcome == "sent" and len(fake.calls) == 1
+
+
+async def test_a_row_left_by_a_dead_worker_is_taken_over_by_the_loop_once_its_lease_ran_out(suite, tenant):
+    app, client = suite
+    ctx = app.state.ctx
+    async with on_fake_carrier(app, client, tenant, "twilio") as fake:
+        cmd = command("act-orphan", from_number=NUMBERS["twilio"])
+        await sending.record(ctx, cmd, "api:a-worker-that-died")
+        async with ctx.sessions() as session, session.begin():
+            await session.execute(update(OutboundMessage).values(lease_until=ctx.clock()))
+        from services.sender.deferred import run_due
+
+        await run_due(ctx)
+        await run_due(ctx)
+        async with ctx.sessions() as session:
+            row = await sending.store.message_for_action(session, cmd.action_id)
+    assert row.status == "sent" and len(fake.calls) == 1
+
+
+async def test_an_interrupted_call_to_a_carrier_without_idempotency_is_not_repeated(suite, tenant):
+    app, client = suite
+    ctx = app.state.ctx
+    async with on_fake_carrier(app, client, tenant, "twilio") as fake:
+        cmd = command("act-unknown", from_number=NUMBERS["twilio"])
+        await handle_outbound(cmd, ctx)
+        async with ctx.sessions() as session, session.begin():  # as if we died before recording `sent`
+            await session.execute(update(OutboundMessage).values(status="sending", carrier_message_id=None))
+        (event,) = await handle_outbound(cmd, ctx)
+    assert len(fake.calls) == 1
+    assert (event.outcome, event.rule) == ("failed", "carrier_unknown")
+    assert "never send twice" in event.reason
+
+
+async def test_an_interrupted_call_to_an_idempotent_carrier_is_repeated_and_deduplicated_there(suite, tenant):
+    app, client = suite
+    ctx = app.state.ctx
+    async with on_fake_carrier(app, client, tenant, "telnyx") as fake:
+        cmd = command("act-telnyx", from_number=NUMBERS["telnyx"])
+        (first,) = await handle_outbound(cmd, ctx)
+        async with ctx.sessions() as session, session.begin():
+            await session.execute(update(OutboundMessage).values(status="sending", carrier_message_id=None))
+        (again,) = await handle_outbound(cmd, ctx)
+    assert len(fake.calls) == 2 and len(fake.sent) == 1  # repeated with the same key: one SMS
+    assert {c.headers["idempotency-key"] for c in fake.calls} == {first.message_id}
+    assert again.outcome == "sent" and again.carrier_message_id == first.carrier_message_id

@@ -36,8 +36,12 @@ class ConsentAudit(Base):
     program_id: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(24), server_default="change")
+    # opt_in_request | confirmation | opt_out | re_opt_in | import | carrier_opt_out | change
     keyword: Mapped[str | None] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(String(32))  # sms | carrier | api | import
+    source: Mapped[str] = mapped_column(String(32))  # sms | web | api | carrier | import
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    import_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     source_message_id: Mapped[str | None] = mapped_column(String(200))
     source_text: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -159,3 +163,77 @@ class OutgoingWebhook(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_outgoing_webhook_due", "status", "next_attempt_at"),)
+
+
+class Program(Base):
+    """A tenant's messaging program ("marketing", "order alerts"): its numbers, texts, join
+    keywords and welcome flow. A tenant without rows has one implicit program, `default`."""
+
+    __tablename__ = "program"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OptInRequest(Base):
+    """A pending double opt-in: consent counts only once the subscriber confirms (Y)."""
+
+    __tablename__ = "opt_in_request"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    program_id: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(16))  # sms | web | api
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # pending | confirmed | expired
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_opt_in_request_pending", "tenant_id", "phone", "status"),)
+
+
+class DncEntry(Base):
+    """Do-not-contact: numbers a tenant must never message, checked by the sender like an
+    opt-out; an import can never opt them in."""
+
+    __tablename__ = "dnc_entry"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ImportJob(Base):
+    """A bulk subscriber import: validated whole before anything is applied, then applied in
+    batches that a re-run (or a resume after a crash) repeats without changing anything."""
+
+    __tablename__ = "import_job"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    file_name: Mapped[str] = mapped_column(String(300))
+    program_id: Mapped[str] = mapped_column(String(64))  # for rows that name no program
+    path: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # validating | applying | done | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_valid: Mapped[int] = mapped_column(Integer, default=0)
+    rows_applied: Mapped[int] = mapped_column(Integer, default=0)
+    rows_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ImportRowError(Base):
+    __tablename__ = "import_row_error"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), index=True)
+    line: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)

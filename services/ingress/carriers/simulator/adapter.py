@@ -12,12 +12,15 @@ manifests). Without an `id`, each post is a new message.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import orjson
 
 from services.ingress.carriers.base import (
+    JSON_ACK,
     Adapter,
     BadRequest,
+    Credentials,
     ParsedInbound,
     ParsedStatus,
     RawRequest,
@@ -48,8 +51,8 @@ def _field(data: dict, name: str) -> str:
     return value
 
 
-def verify(req: RawRequest, credentials: dict[str, str] | None) -> bool:
-    return True
+def verify(req: RawRequest, creds: Credentials, now: datetime) -> None:
+    return None
 
 
 def parse_inbound(req: RawRequest) -> ParsedInbound:
@@ -69,7 +72,7 @@ def parse_status(req: RawRequest) -> ParsedStatus:
 
 
 def ack() -> tuple[bytes, str]:
-    return b'{"status":"accepted"}', "application/json"
+    return JSON_ACK
 
 
 adapter = Adapter(NAME, verify, parse_inbound, parse_status, ack, needs_credentials=False)

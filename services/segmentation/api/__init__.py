@@ -1,0 +1,6 @@
+"""Segmentation HTTP, one router per owned prefix; every route is scoped to the caller's tenant."""
+
+from services.segmentation.api import broadcasts, conversions, experiments, metrics, segments, subscribers
+
+ROUTERS = (subscribers.router, segments.router, broadcasts.router, metrics.router,
+           conversions.router, experiments.router)

@@ -1,0 +1,72 @@
+"""A/B tests of a prompt: which goal counts as success, the report, and when to promote a winner.
+Pure; the math is `libs.common.bandit`.
+
+An experiment is bound to a flow step (`flow_id` + `step`), or to a campaign's single message
+(`campaign_id`, no flow). The router picks the variant when it sends that prompt and stamps the
+variant key on the message; segmentation then counts every message sent with that key as a trial
+and the first goal reached on it (a reply, a keyword match, a click) as a success.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from libs.common import bandit
+
+Goal = Literal["reply", "keyword", "click"]
+GOALS: tuple[str, ...] = ("reply", "keyword", "click")
+LIVE_STATES = ("running", "promoted")
+REPORT_DRAWS = 20_000
+PROMOTION_DRAWS = 10_000
+
+
+@dataclass(frozen=True)
+class Scope:
+    flow_id: str | None
+    step: str | None
+    campaign_id: str | None
+
+
+def applies_to(scope: Scope, flow_id: str | None, step: str | None, campaign_id: str | None) -> bool:
+    """Does a message with this context belong to an experiment with this scope?"""
+    if scope.flow_id:
+        return scope.flow_id == flow_id and scope.step == step
+    return scope.campaign_id is not None and scope.campaign_id == campaign_id
+
+
+def seeded_rng(experiment_id: str, trials: int) -> random.Random:
+    """The same stats give the same report: the seed depends on the experiment and its trials."""
+    return random.Random(zlib.crc32(f"{experiment_id}:{trials}".encode()))
+
+
+@dataclass(frozen=True)
+class ArmReport:
+    key: str
+    sends: int
+    successes: int
+    rate: float | None
+    interval95: tuple[float, float]
+    prob_best: float
+
+
+def report(experiment_id: str, arms: Sequence[bandit.ArmStats],
+           draws: int = REPORT_DRAWS) -> list[ArmReport]:
+    rng = seeded_rng(experiment_id, sum(a.trials for a in arms))
+    probs = bandit.prob_best(arms, rng, draws)
+    return [ArmReport(a.key, a.trials, a.successes, a.rate,
+                      bandit.interval95(a.successes, a.trials), probs[a.key]) for a in arms]
+
+
+def auto_winner(experiment_id: str, arms: Sequence[bandit.ArmStats], threshold: float,
+                min_sends: int, draws: int = PROMOTION_DRAWS) -> str | None:
+    """The arm to promote automatically now, if the evidence is there."""
+    rng = seeded_rng(experiment_id, sum(a.trials for a in arms))
+    return bandit.should_promote(arms, rng, threshold=threshold, min_trials=min_sends, draws=draws)
+
+
+def goal_reached(goal: str, event_kind: str) -> bool:
+    return goal == event_kind

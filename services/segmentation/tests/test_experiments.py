@@ -1,0 +1,135 @@
+"""Experiments over the API: arms counted from events (sends, first success per message for the
+experiment's goal), the report, promotion by hand and automatic promotion."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+
+from libs.common.db.models.segmentation import ExperimentVariant
+from libs.common.testing.app import eventually
+from services.segmentation import jobs
+from services.segmentation.tests.helpers import at, click, feed, reply, sent, verdict
+
+PROMPTS = [{"key": "yes", "prompt": "Reply YES for 20% off"},
+           {"key": "one", "prompt": "Reply 1 for 20% off"},
+           {"key": "go", "prompt": "Reply GO for 20% off"}]
+EXPERIMENT = {"id": "cta", "name": "Call to action", "flow_id": "welcome", "step": "ask",
+              "goal": "reply", "variants": PROMPTS}
+
+
+async def create(client, headers, body=EXPERIMENT):
+    resp = await client.post("/v1/experiments", headers=headers, json=body)
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+async def arms(client, headers, experiment_id="cta"):
+    resp = await client.get(f"/v1/experiments/{experiment_id}", headers=headers)
+    return {v["key"]: (v["sends"], v["successes"]) for v in resp.json()["variants"]}
+
+
+def ask(phone, variant, minute=0, **fields):
+    return sent(phone, at(minute), flow_id="welcome", step="ask", variant=variant, **fields)
+
+
+async def test_arms_count_sends_and_the_first_reply_to_each_message(suite, tenant, ctx):
+    _, client = suite
+    await create(client, tenant)
+    a, b, c = "+15555550601", "+15555550602", "+15555550603"
+    await feed(ctx,
+               ask(a, "yes"), ask(b, "yes"), ask(c, "yes"), ask(a, "one", 30), ask(b, "one", 30),
+               reply(a, at(5)), reply(a, at(6)),    # two replies to one message: one success
+               reply(b, at(40)),                     # answers b's latest message: variant "one"
+               ask(c, "not-an-arm", 50),             # not a variant of the experiment
+               sent(c, at(51), flow_id="welcome", step="thanks", variant="yes"))  # other step
+    assert await arms(client, tenant) == {"yes": (3, 1), "one": (2, 1), "go": (0, 0)}
+
+    report = (await client.get("/v1/experiments/cta/report", headers=tenant)).json()
+    by_key = {arm["key"]: arm for arm in report["arms"]}
+    assert by_key["yes"]["rate"] == pytest.approx(1 / 3) and by_key["go"]["rate"] is None
+    assert by_key["one"]["prompt"] == "Reply 1 for 20% off"
+    lo, hi = by_key["yes"]["interval95"]
+    assert 0 < lo < 1 / 3 < hi < 1
+    assert sum(arm["prob_best"] for arm in report["arms"]) == pytest.approx(1.0)
+    assert report["winner"] is None and report["state"] == "running"
+
+
+async def test_keyword_and_click_goals_count_their_own_successes(suite, tenant, ctx):
+    _, client = suite
+    await create(client, tenant, {**EXPERIMENT, "goal": "keyword"})
+    await create(client, tenant, {"id": "links", "name": "Link copy", "campaign_id": "flash",
+                                  "goal": "click", "variants": PROMPTS[:2]})
+    a, b = "+15555550611", "+15555550612"
+    m_a, m_b = ask(a, "yes"), ask(b, "go")
+    flash = sent(a, at(20), campaign_id="flash", variant="one")
+    matched, unmatched = reply(a, at(5)), reply(b, at(5))
+    await feed(ctx, m_a, m_b, matched, verdict(matched, "YES"), unmatched, verdict(unmatched, None),
+               flash, click(a, at(25), flash), click(a, at(26), flash, is_bot=True))
+    assert await arms(client, tenant) == {"yes": (1, 1), "one": (0, 0), "go": (1, 0)}
+    assert await arms(client, tenant, "links") == {"yes": (0, 0), "one": (1, 1)}
+
+
+async def test_a_winner_is_promoted_by_hand(suite, tenant):
+    _, client = suite
+    await create(client, tenant)
+    resp = await client.post("/v1/experiments/cta/promote", headers=tenant, json={"variant": "nope"})
+    assert resp.status_code == 422
+    resp = await client.post("/v1/experiments/cta/promote", headers=tenant, json={"variant": "go"})
+    assert resp.json()["state"] == "promoted" and resp.json()["winner"] == "go"
+    assert resp.json()["promoted_by"] == "hand"
+
+
+async def _set_arms(ctx, counts):
+    async with ctx.sessions() as session, session.begin():
+        for key, (sends, successes) in counts.items():
+            await session.execute(update(ExperimentVariant).where(
+                ExperimentVariant.experiment_id == "cta", ExperimentVariant.key == key)
+                .values(sends=sends, successes=successes))
+
+
+async def test_the_leader_is_promoted_automatically_once_it_passes_the_threshold(suite, tenant, ctx):
+    _, client = suite
+    await create(client, tenant, {**EXPERIMENT, "threshold": 0.95, "min_sends": 100})
+    await _set_arms(ctx, {"yes": (400, 20), "one": (400, 31), "go": (99, 12)})
+    assert await jobs.promote_once(ctx, at(0)) == []  # "go" has too few sends yet
+    await _set_arms(ctx, {"yes": (400, 20), "one": (400, 31), "go": (1200, 144)})
+    assert await jobs.promote_once(ctx, at(0)) == [("acme", "cta", "go")]
+    got = (await client.get("/v1/experiments/cta", headers=tenant)).json()
+    assert (got["state"], got["winner"], got["promoted_by"]) == ("promoted", "go", "auto")
+
+
+async def test_the_promotion_loop_runs_on_its_own(fast_loops, suite, tenant, ctx):
+    _, client = suite
+    await create(client, tenant)
+    await _set_arms(ctx, {"yes": (300, 10), "one": (300, 12), "go": (900, 120)})
+
+    async def promoted():
+        got = (await client.get("/v1/experiments/cta", headers=tenant)).json()
+        return got["winner"] == "go" or None
+
+    await eventually(promoted)
+
+
+@pytest.mark.parametrize("change", [
+    {"variants": PROMPTS[:1]},
+    {"variants": [PROMPTS[0], PROMPTS[0]]},
+    {"flow_id": None},
+    {"step": None},
+    {"goal": "purchase"},
+    {"allocation": "epsilon"},
+    {"threshold": 1.0},
+])
+async def test_a_bad_experiment_is_422(suite, tenant, change):
+    _, client = suite
+    resp = await client.post("/v1/experiments", headers=tenant, json={**EXPERIMENT, **change})
+    assert resp.status_code == 422
+
+
+async def test_one_live_experiment_per_prompt(suite, tenant):
+    _, client = suite
+    await create(client, tenant)
+    resp = await client.post("/v1/experiments", headers=tenant, json={**EXPERIMENT, "id": "cta2"})
+    assert resp.status_code == 409
+    await client.post("/v1/experiments/cta/stop", headers=tenant)
+    await create(client, tenant, {**EXPERIMENT, "id": "cta2"})

@@ -1,0 +1,95 @@
+"""A tenant's sending rules and the send-time checks, in their fixed order.
+
+1. consent: an opted-out recipient gets nothing but `compliance` messages (the opt-out
+   confirmation, HELP answers);
+2. quiet hours (marketing only): outside the recipient's local window the message is deferred to
+   the next opening, never dropped;
+3. frequency caps (marketing only): over the cap the message is suppressed;
+4. the sending number's rate limit, which needs the shared bucket and is applied by the caller
+   (`rate_limit.py`) once these three pass.
+
+Replies, transactional and compliance messages answer the subscriber and are never held. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.sender import caps, quiet_hours
+
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class SendingRules(BaseModel):
+    """`PUT /v1/messages/settings`; every field has a default, so `{}` restores them all."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quiet_hours: bool = Field(True, description="Hold marketing messages outside local sending hours.")
+    quiet_hours_start: str = Field("08:00", pattern=HHMM, description="Local time the window opens.")
+    quiet_hours_end: str = Field("21:00", pattern=HHMM, description="Local time the window closes.")
+    fallback_timezone: str | None = Field(
+        None, description="IANA zone for numbers whose zone is unknown; unset = such numbers are not held.")
+    max_marketing_per_day: int | None = Field(None, ge=1, le=100, description="Rolling 24 hours.")
+    max_marketing_per_week: int | None = Field(None, ge=1, le=500, description="Rolling 7 days.")
+    replace_lookalikes: bool = Field(True, description="Curly quotes, long dashes… → GSM-7 forms.")
+
+    @field_validator("fallback_timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (KeyError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _window_opens_before_it_closes(self) -> SendingRules:
+        self.window  # noqa: B018 - raises when the window is empty or crosses midnight
+        return self
+
+    @property
+    def window(self) -> quiet_hours.Window:
+        return quiet_hours.Window(time.fromisoformat(self.quiet_hours_start),
+                                  time.fromisoformat(self.quiet_hours_end))
+
+    @property
+    def frequency_caps(self) -> caps.Caps:
+        return caps.Caps(self.max_marketing_per_day, self.max_marketing_per_week)
+
+
+DEFAULT_RULES = SendingRules()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Literal["send", "suppress", "defer"]
+    rule: str | None = None
+    reason: str | None = None
+    until: datetime | None = None
+
+
+SEND = Verdict("send")
+
+
+def precheck(kind: str, phone: str, now: datetime, rules: SendingRules, opted_out: str | None,
+             sent_last_day: int = 0, sent_last_week: int = 0) -> Verdict:
+    """Checks 1–3. `opted_out` is why the recipient may not be messaged (None if they may)."""
+    if opted_out and kind != "compliance":
+        return Verdict("suppress", "consent", opted_out)
+    if kind != "marketing":
+        return SEND
+    if rules.quiet_hours:
+        hold = quiet_hours.check(phone, now, rules.window, rules.fallback_timezone)
+        if hold is not None:
+            return Verdict("defer", "quiet_hours", hold.reason, hold.until)
+    over = caps.over_cap(sent_last_day, sent_last_week, rules.frequency_caps)
+    if over:
+        return Verdict("suppress", "frequency_cap", over)
+    return SEND

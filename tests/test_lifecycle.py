@@ -1,0 +1,238 @@
+"""Subscription lifecycle on both profiles: double opt-in by keyword and by web form, programs,
+consent evidence, do-not-contact, and bulk import."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from libs.common.testing.app import eventually
+from libs.common.testing.phone import Clock, Phone
+from services.router.demo import load_playbooks
+
+START = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def world(suite, tenant):
+    app, client = suite
+    ctx = app.state.ctx
+    ctx.clock = Clock(START)
+    async with ctx.sessions() as session, session.begin():
+        await load_playbooks(session, "acme", ctx.clock())  # default program: JOIN, welcome flow
+    return ctx, client, tenant
+
+
+async def consent_of(client, headers, phone):
+    resp = await client.get(f"/v1/consent/{phone}", headers=headers)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+async def test_join_then_yes_subscribes_confirms_and_starts_the_welcome_flow(world):
+    _ctx, client, headers = world
+    phone = Phone(client, "+15555550501")
+    await phone.text("JOIN")
+    (request,) = await phone.receive()
+    assert request.startswith("Reply Y to get recurring automated marketing texts from Acme Shoes.")
+    assert "Msg & data rates may apply" in request and "STOP to cancel" in request
+    assert (await consent_of(client, headers, phone.number))["current"]["default"] is None
+    await phone.text("yes")
+    confirmation, welcome = await phone.receive(2)
+    assert "You're subscribed" in confirmation
+    assert "Reply 1 for Shoes" in welcome
+    record = await consent_of(client, headers, phone.number)
+    assert record["current"]["default"] == "opted_in"
+    events = [(h["event"], h["status"]) for h in record["history"]]
+    assert events == [("opt_in_request", "requested"), ("confirmation", "opted_in")]
+    confirmation_evidence = record["history"][1]["evidence"]
+    assert confirmation_evidence["keyword"] == "JOIN" and confirmation_evidence["confirmed_by"] == "yes"
+
+
+async def test_an_unconfirmed_join_expires_and_is_never_messaged_again(world):
+    ctx, client, headers = world
+    phone = Phone(client, "+15555550502")
+    await phone.text("join")
+    await phone.receive()
+    ctx.clock.advance(hours=24, minutes=1)
+    await phone.text("Y")
+    await phone.text("hello")
+    await eventually(lambda: _processed(client, headers, phone.number))
+    await phone.nothing_more()
+    assert (await consent_of(client, headers, phone.number))["current"]["default"] is None
+
+
+async def _processed(client, headers, phone):
+    resp = await client.get(f"/v1/subscribers/{phone}", headers=headers)
+    return resp.status_code == 200 and resp.json().get("replies", 0) >= 3
+
+
+async def test_web_opt_in_records_the_evidence_and_counts_only_after_the_y(world):
+    _ctx, client, headers = world
+    phone = Phone(client, "+15555550503")
+    resp = await client.post("/v1/opt-ins", headers=headers, json={
+        "phone": phone.number, "disclosure": "By submitting you agree to get marketing texts…",
+        "source_url": "https://shop.example/signup", "ip": "203.0.113.9", "user_agent": "Mozilla/5.0"})
+    assert resp.status_code == 202, resp.text
+    (request,) = await phone.receive()
+    assert "Reply Y" in request
+    assert (await consent_of(client, headers, phone.number))["current"]["default"] is None
+    await phone.text("Y")
+    await phone.receive(2)
+    record = await consent_of(client, headers, phone.number)
+    assert record["current"]["default"] == "opted_in"
+    evidence = record["history"][-1]["evidence"]
+    assert evidence["channel"] == "web" and evidence["ip"] == "203.0.113.9"
+    assert evidence["source_url"] == "https://shop.example/signup"
+    assert evidence["disclosure"].startswith("By submitting")
+
+
+async def test_stop_to_one_program_leaves_the_other_and_stopall_ends_both(world):
+    _ctx, client, headers = world
+    for program, number in (("default", "+15555550000"), ("alerts", "+15555550009")):
+        join = "JOIN" if program == "default" else "ALERTS"
+        resp = await client.put(f"/v1/programs/{program}", headers=headers, json={
+            "name": program, "numbers": [number], "join_keywords": [join]})
+        assert resp.status_code in (200, 201), resp.text
+    await client.post("/v1/numbers", headers=headers, json={"number": "+15555550009", "carrier": "simulator"})
+    marketing = Phone(client, "+15555550504")
+    alerts = Phone(client, "+15555550504", parley="+15555550009")
+    await marketing.text("JOIN")
+    await marketing.receive()
+    await marketing.text("Y")
+    await marketing.receive()  # these programs start no welcome flow
+    await alerts.text("ALERTS")
+    alerts.seen = marketing.seen
+    await alerts.receive()
+    await alerts.text("Y")
+    await alerts.receive()
+    current = (await consent_of(client, headers, marketing.number))["current"]
+    assert current == {"alerts": "opted_in", "default": "opted_in"}
+
+    await marketing.text("STOP")
+    await marketing.receive()
+    current = (await consent_of(client, headers, marketing.number))["current"]
+    assert current == {"alerts": "opted_in", "default": "opted_out"}
+
+    await alerts.text("STOPALL")
+    await eventually(lambda: _all_out(client, headers, marketing.number))
+
+
+async def _all_out(client, headers, phone):
+    current = (await consent_of(client, headers, phone))["current"]
+    return set(current.values()) == {"opted_out"}
+
+
+HEADER = "phone,program,opted_in_at,source,consent_text,labels,attr_city\n"
+
+
+def csv_file(*rows: str) -> bytes:
+    return (HEADER + "\n".join(rows) + "\n").encode()
+
+
+GOOD = [
+    "+15555550601,default,2025-01-02T10:00:00Z,checkout,I agree to texts,vip;interest:shoes,Austin",
+    "(555) 555-0602,,2025-01-03T10:00:00Z,popup,I agree,,",
+    '+15555550603,default,2025-01-04T10:00:00Z,store,"I agree,\nsigned in store",,',
+]
+BAD = [
+    "not-a-phone,default,2025-01-02T10:00:00Z,checkout,x,,",
+    "+15555550604,default,,checkout,x,,",
+    "+15555550605,nope,2025-01-02T10:00:00Z,checkout,x,,",
+    "+15555550606,default,2025-01-02T10:00:00Z,checkout,x,,",  # on the do-not-contact list
+]
+
+
+async def run_import(client, headers, content: bytes, file_name="subscribers.csv"):
+    resp = await client.post("/v1/imports", headers={**headers, "content-type": "text/csv"},
+                             params={"file_name": file_name}, content=content)
+    assert resp.status_code == 202, resp.text
+
+    async def finished():
+        job = (await client.get(f"/v1/imports/{resp.json()['id']}", headers=headers)).json()
+        return job if job["status"] in ("done", "failed") else None
+
+    return await eventually(finished)
+
+
+async def test_import_takes_good_rows_reports_bad_ones_by_line_and_a_rerun_changes_nothing(world):
+    _ctx, client, headers = world
+    assert (await client.post("/v1/dnc", headers=headers, json={"phone": "+15555550606"})).status_code == 201
+    content = csv_file(*GOOD, *BAD)
+    job = await run_import(client, headers, content)
+    assert job["status"] == "done", job
+    assert (job["rows_total"], job["rows_applied"], job["rows_rejected"]) == (7, 3, 4)
+    errors = (await client.get(f"/v1/imports/{job['id']}/errors", headers=headers)).json()
+    # line 1 is the header; the third good row spans lines 4-5 (a quoted newline)
+    assert errors == [
+        {"line": 6, "reason": "invalid phone 'not-a-phone'"},
+        {"line": 7, "reason": "missing consent time (opted_in_at)"},
+        {"line": 8, "reason": "unknown program 'nope'"},
+        {"line": 9, "reason": "on the do-not-contact list"},
+    ]
+    record = await consent_of(client, headers, "+15555550601")
+    assert record["current"]["default"] == "opted_in"
+    assert record["history"][0]["evidence"]["line"] == 2 and record["history"][0]["event"] == "import"
+    assert (await consent_of(client, headers, "+15555550606"))["current"]["default"] is None
+
+    again = await run_import(client, headers, content)
+    assert (again["rows_applied"], again["rows_unchanged"], again["rows_rejected"]) == (0, 3, 4)
+    assert len((await consent_of(client, headers, "+15555550601"))["history"]) == 1
+
+
+async def test_an_import_never_opts_back_in_someone_who_opted_out_later(world):
+    _ctx, client, headers = world
+    phone = Phone(client, "+15555550607")
+    await phone.text("STOP")
+    await phone.receive()
+    job = await run_import(client, headers, csv_file("+15555550607,default,2025-01-02T10:00:00Z,x,x,,"))
+    assert job["rows_rejected"] == 1
+    assert (await consent_of(client, headers, phone.number))["current"]["default"] == "opted_out"
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("phone,opted_in_at\n+15555550608,2025-01-02T10:00:00Z\n".encode("utf-16"), "not UTF-8"),
+    (b"+15555550608,2025-01-02T10:00:00Z\n", "missing header"),
+    (b"phone,opted_in_at\n+15555550608,2025-01-02\n\xff\xfe broken,\n", "not UTF-8"),
+], ids=["utf-16", "no header", "broken bytes late in the file"])
+async def test_a_broken_file_fails_whole_and_applies_nothing(world, content, reason):
+    _ctx, client, headers = world
+    job = await run_import(client, headers, content)
+    assert job["status"] == "failed" and reason in job["error"]
+    assert job["rows_applied"] == 0
+    assert (await consent_of(client, headers, "+15555550608"))["current"]["default"] is None
+
+
+async def test_duplicate_phones_in_one_file_are_handled_once(world):
+    _ctx, client, headers = world
+    row = "+15555550609,default,2025-01-02T10:00:00Z,x,x,,"
+    job = await run_import(client, headers, csv_file(row, row))
+    assert job["status"] == "done" and job["rows_applied"] + job["rows_unchanged"] == 2
+    assert len((await consent_of(client, headers, "+15555550609"))["history"]) == 1
+
+
+async def test_an_upload_over_the_limit_is_413_and_keeps_nothing(world):
+    ctx, client, headers = world
+    ctx.settings.import_max_bytes = 100
+    resp = await client.post("/v1/imports", headers={**headers, "content-type": "text/csv"},
+                             content=csv_file(*GOOD))
+    assert resp.status_code == 413 and "PARLEY_IMPORT_MAX_BYTES" in resp.text
+    assert list((ctx.settings.data_dir / "imports").glob("*")) == []
+
+
+async def test_consent_export_for_the_tenant_is_a_csv_of_every_event(world):
+    _ctx, client, headers = world
+    phone = Phone(client, "+15555550610")
+    await phone.text("JOIN")
+    await phone.receive()
+    await phone.text("yes")
+    await phone.receive(2)
+    await phone.text("STOP")
+    await phone.receive()
+    resp = await client.get("/v1/consent/export.csv", headers=headers)
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
+    lines = resp.text.strip().splitlines()
+    assert lines[0].startswith("at,phone,program_id,event,status")
+    mine = [line.split(",")[3] for line in lines[1:] if phone.number in line]
+    assert mine == ["opt_in_request", "confirmation", "opt_out"]

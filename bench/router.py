@@ -85,11 +85,10 @@ async def _latency(settings, label: str, n: int = 300, burst: int = 2000) -> Non
 
     from bench.common import ms, percentile
     from libs.common.events import sms_inbound, sms_outbound
+    from libs.common.observability import configure_logging
     from libs.common.service import close_ctx, open_ctx, start_services
     from services.router import tenants
     from services.router.app import service as router
-
-    from libs.common.observability import configure_logging
 
     configure_logging("console", "WARNING")  # one log line per decision would dominate the figures
     ctx = await open_ctx(settings)

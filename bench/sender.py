@@ -1,15 +1,15 @@
 """Sender: messages per second through the sender to a local fake carrier, and memory with 100,000
 deferred messages.
 
-`throughput`: 3,000 `sms.outbound` actions over 1,000 subscribers are published on the bus; the
+`throughput`: 2,000 `sms.outbound` actions over 1,000 subscribers are published on the bus; the
 sender service (alone, rate limits off) records each, runs the send-time checks, calls a fake Twilio
 API on 127.0.0.1 (its own process, so it does not share the sender's event loop) and settles it.
 The figure is actions settled per second, publish to last `sent` (the bus hands each partition's
-records over one at a time, 8 partitions). `direct` calls the same consumer 32 at a time (2,000
+records over one at a time, 8 partitions). `direct` calls the same consumer 32 at a time (1,500
 actions), without the bus.
 
 `deferred`: 100,000 marketing messages deferred by quiet hours are written as the pipeline leaves
-them; then they come due and the service's own deferred loop drains them for 10 seconds. Deferred
+them; then they come due and the service's own deferred loop drains them for 8 seconds. Deferred
 messages live in the database, not in memory: the figures are the process's peak RSS before, with
 them stored, and while the loop works through them.
 
@@ -48,11 +48,11 @@ from services.sender.carriers.fakes import CREDENTIALS
 from services.sender.consumer import handle_outbound
 from services.sender.policy import SendingRules
 
-ACTIONS = 3_000
-DIRECT = 2_000
+ACTIONS = 2_000
+DIRECT = 1_500
 SUBSCRIBERS = 1_000
 DEFERRED = 100_000
-DRAIN_S = 10.0
+DRAIN_S = 8.0
 TENANT, NUMBER = "bench", "+13125550000"
 
 

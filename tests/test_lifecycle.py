@@ -236,3 +236,32 @@ async def test_consent_export_for_the_tenant_is_a_csv_of_every_event(world):
     assert lines[0].startswith("at,phone,program_id,event,status")
     mine = [line.split(",")[3] for line in lines[1:] if phone.number in line]
     assert mine == ["opt_in_request", "confirmation", "opt_out"]
+
+
+async def test_marketing_to_a_number_without_consent_is_suppressed_but_help_is_answered(world):
+    _ctx, client, headers = world
+    phone = Phone(client, "+15555550611")
+    resp = await client.post("/v1/messages", headers=headers,
+                             json={"to": phone.number, "body": "Flash sale!", "kind": "marketing"})
+    assert resp.status_code == 201, resp.text
+    assert (resp.json()["status"], resp.json()["reason"]) == (
+        "suppressed", "no marketing consent recorded for program 'default'")
+    await phone.text("HELP")
+    (help_text,) = await phone.receive()
+    assert "Reply HELP for help" in help_text
+
+
+async def test_a_do_not_contact_number_gets_nothing_even_after_consent(world):
+    _ctx, client, headers = world
+    phone = Phone(client, "+15555550612")
+    await phone.text("JOIN")
+    await phone.receive()
+    await phone.text("yes")
+    await phone.receive(2)
+    assert (await client.post("/v1/dnc", headers=headers, json={"phone": phone.number})).status_code == 201
+    for kind in ("marketing", "transactional"):
+        resp = await client.post("/v1/messages", headers=headers,
+                                 json={"to": phone.number, "body": "Hello", "kind": kind})
+        assert (resp.json()["status"], resp.json()["reason"]) == ("suppressed", "on the do-not-contact list")
+    resp = await client.post("/v1/opt-ins", headers=headers, json={"phone": phone.number, "disclosure": "x"})
+    assert resp.status_code == 409

@@ -12,6 +12,7 @@ from libs.common.db.models.router import Conversation, OutgoingWebhook
 from libs.common.events import subscriber_events
 from libs.common.events.link_clicked import LinkClicked
 from libs.common.testing.app import eventually
+from libs.common.testing.consent import subscribe
 from libs.common.testing.phone import Clock, Phone
 from services.router import timers
 from services.router.demo import load_playbooks
@@ -73,6 +74,7 @@ async def test_welcome_reply_captures_preference_and_sends_the_category_offer(wo
 async def test_welcome_without_a_reply_gets_the_generic_offer_after_24_hours(world):
     ctx, client, clock, _ = world
     phone = Phone(client, "+15555550102")
+    await subscribe(ctx, "acme", phone.number)  # the 24 h follow-up is marketing: it needs consent
     await phone.text("shop")
     await phone.receive()
     assert await fire(ctx, clock, hours=23, minutes=59) == 0
@@ -99,6 +101,7 @@ async def test_flash_sale_unlocks_a_tracked_link_labels_intent_and_closes_after_
 async def test_flash_sale_click_triggers_a_follow_up_30_minutes_later(world):
     ctx, client, clock, _ = world
     phone = Phone(client, "+15555550104")
+    await subscribe(ctx, "acme", phone.number)
     await phone.text("deal")
     await phone.receive()
     await ctx.bus.emit(LinkClicked(tenant_id="acme", phone=phone.number, code="abc",
@@ -189,6 +192,7 @@ async def _transcript_has(client, headers, conversation_id, text):
 async def test_reengagement_stay_moves_to_nurture(world, tenant):
     ctx, client, _, _facts = world
     phone = Phone(client, "+15555550108")
+    await subscribe(ctx, "acme", phone.number)
     await start_flow(client, tenant, phone.number, "reengagement")
     (ask,) = await phone.receive()
     assert "Reply STAY" in ask
@@ -202,6 +206,7 @@ async def test_reengagement_stay_moves_to_nurture(world, tenant):
 async def test_reengagement_silence_for_48_hours_suppresses(world, tenant):
     ctx, client, clock, facts = world
     phone = Phone(client, "+15555550109")
+    await subscribe(ctx, "acme", phone.number)
     await start_flow(client, tenant, phone.number, "reengagement")
     await phone.receive()
     assert await fire(ctx, clock, hours=48, minutes=1) == 1

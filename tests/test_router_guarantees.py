@@ -14,6 +14,7 @@ from libs.common.db.models.router import Consent, ConsentAudit, Timer
 from libs.common.events.sms_inbound import InboundSms
 from libs.common.events.sms_outbound import SendSms
 from libs.common.testing.app import eventually, running
+from libs.common.testing.consent import subscribe
 from libs.common.testing.phone import Clock, Phone
 from services.embedded import all_services
 from services.router import consumer, timers
@@ -123,6 +124,7 @@ async def test_a_pending_timer_survives_a_router_restart_and_fires_once(settings
     async with running(all_services(), settings) as (app, client):
         await _prepare(app, client, clock)
         phone = Phone(client, "+15555550206")
+        await subscribe(app.state.ctx, "acme", phone.number)
         await phone.text("SHOP")
         await phone.receive()
     async with running(all_services(), settings) as (app, client):  # the restarted process
@@ -141,6 +143,7 @@ async def test_two_routers_fire_a_due_timer_once(settings):
     async with running(all_services(), settings) as (app_a, client):
         await _prepare(app_a, client, clock)
         phone = Phone(client, "+15555550207")
+        await subscribe(app_a.state.ctx, "acme", phone.number)
         await phone.text("SHOP")
         await phone.receive()
         async with running(all_services(), settings) as (app_b, _):

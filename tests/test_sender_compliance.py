@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from libs.common.db.models.sender import CarrierOptOut, SimulatedMessage
 from libs.common.testing.app import eventually
+from libs.common.testing.consent import subscribe
 from libs.common.testing.phone import Clock, Phone
 from services.sender.deferred import run_due
 from services.sender.tests.helpers import NUMBERS, count, listen, message, on_fake_carrier, send
@@ -24,6 +25,7 @@ async def test_a_stop_after_a_marketing_message_was_queued_stops_it(suite, tenan
     app, client = suite
     ctx = app.state.ctx
     ctx.clock = clock = Clock(NY_NIGHT)
+    await subscribe(ctx, "acme", NEW_YORK)  # marketing needs a recorded opt-in
     queued = await send(client, tenant, NEW_YORK, "Flash sale! 30% off today")
     assert queued["status"] == "deferred" and queued["rule"] == "quiet_hours"
 
@@ -47,6 +49,8 @@ async def test_a_stop_while_a_message_waits_for_its_rate_slot_stops_it(suite, te
     resp = await client.post("/v1/numbers", headers=tenant, json={
         "number": "+15555550009", "carrier": "simulator", "rate_per_s": 1})
     assert resp.status_code == 201
+    for number in ("+15555550100", NEW_YORK):
+        await subscribe(ctx, "acme", number)
     first = await send(client, tenant, "+15555550100", "one", **{"from": "+15555550009"})
     second = await send(client, tenant, NEW_YORK, "two", **{"from": "+15555550009"})
     assert first["status"] == "sent" and (second["status"], second["rule"]) == ("deferred", "rate_limit")
@@ -69,6 +73,7 @@ async def test_quiet_hours_hold_marketing_until_each_recipients_morning(suite, t
                HONOLULU: datetime(2026, 11, 21, 18, tzinfo=UTC)}
     ids = {}
     for phone in opening:
+        await subscribe(ctx, "acme", phone)
         sent = await send(client, tenant, phone, "Weekend sale starts now")
         assert sent["status"] == "deferred", sent
         assert sent["next_attempt_at"] == opening[phone].isoformat().replace("+00:00", "Z")
@@ -92,6 +97,7 @@ async def test_a_carrier_opt_out_is_published_as_a_consent_event_and_honoured_at
     ctx = app.state.ctx
     ctx.clock = Clock(datetime(2026, 11, 20, 17, tzinfo=UTC))
     consent_events = await listen(ctx, "subscriber.events")
+    await subscribe(ctx, "acme", NEW_YORK)
     async with on_fake_carrier(app, client, tenant, "twilio") as fake:
         fake.opted_out.add(NEW_YORK)
         refused = await send(client, tenant, NEW_YORK, "Sale", **{"from": NUMBERS["twilio"]})

@@ -38,7 +38,7 @@ async def test_fifty_messages_at_ten_a_second_take_five_seconds_never_over_ten_i
     assert resp.status_code == 201
     for n in range(50):
         await handle_outbound(command(f"burst-{n}", phone=f"+1555555{n:04d}", from_number=LIMITED,
-                                      kind="marketing"), ctx)
+                                      kind="transactional"), ctx)
     assert len(await sent_times(ctx)) == 1  # the rest wait for their slots
 
     while clock.now < T0 + timedelta(seconds=10):
@@ -65,7 +65,7 @@ async def test_two_sender_replicas_share_one_bucket_per_number(settings):
             session.add(SendingNumber(tenant_id="acme", number=LIMITED, carrier="simulator",
                                       number_type="long_code", is_default=True, rate_per_s=10, created_at=T0))
         await asyncio.gather(*(handle_outbound(command(f"pair-{n}", phone=f"+1555555{n:04d}",
-                                                       from_number=LIMITED, kind="marketing"),
+                                                       from_number=LIMITED, kind="transactional"),
                                                ctx_a if n % 2 else ctx_b) for n in range(20)))
         async with ctx_a.sessions() as session:
             slots = sorted(s for s in await session.scalars(select(OutboundMessage.rate_slot_at).where(

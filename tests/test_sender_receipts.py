@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from libs.common.events.sms_status import StatusUpdate
 from libs.common.testing.app import eventually
+from libs.common.testing.consent import subscribe
 from services.sender.tests.helpers import NUMBERS, listen, message, on_fake_carrier, send
 
 PHONE = "+15555550100"
@@ -72,6 +73,7 @@ async def test_a_receipt_that_overtakes_its_send_still_applies(suite, tenant):
 async def test_a_receipt_saying_the_recipient_opted_out_becomes_a_consent_event(suite, tenant):
     app, client = suite
     events = await listen(app.state.ctx, "subscriber.events")
+    await subscribe(app.state.ctx, "acme", PHONE)
     sent = await send(client, tenant, PHONE, "Flash sale")
     await app.state.ctx.bus.emit(StatusUpdate(tenant_id="acme", phone=PHONE, carrier="simulator",
                                               carrier_message_id=sent["carrier_message_id"], status="failed",

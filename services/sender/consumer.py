@@ -13,7 +13,7 @@ from libs.common.events import Event
 from libs.common.events.sms_outbound import SendSms
 from libs.common.events.sms_status import StatusUpdate
 from libs.common.service import Ctx
-from services.sender import receipts, sending, store
+from services.sender import delivery_status, receipts, sending, store
 
 log = structlog.get_logger("parley.sender")
 
@@ -42,4 +42,5 @@ async def handle_status(event: StatusUpdate, ctx: Ctx) -> list[Event]:
             log.info("receipt_before_send", tenant=event.tenant_id, carrier=event.carrier,
                      status=event.status)
             return []
-        return await sending.apply_receipt(session, row, event.status, event.error_code, opted_out, at)
+        return await delivery_status.apply_receipt(session, row, event.status, event.error_code,
+                                                   opted_out, at)

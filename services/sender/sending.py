@@ -30,16 +30,15 @@ from sqlalchemy.exc import IntegrityError
 from libs.common.db.models.sender import Link, OutboundMessage
 from libs.common.events import Event
 from libs.common.events.sms_outbound import SendSms
-from libs.common.events.sms_sent import SmsSent
-from libs.common.events.subscriber_events import SubscriberEvent
 from libs.common.observability import MESSAGES_SENT
 from libs.common.phone import mask
 from libs.common.service import Ctx
-from services.sender import cache, caps, links, policy, rate_limit, receipts, store
+from services.sender import cache, caps, delivery_status, links, policy, rate_limit, receipts, store
 from services.sender.carriers import CLIENTS, SIMULATOR
 from services.sender.carriers.base import Failed, MissingCredentials, Outcome, Outgoing, Retry, Sent
 from services.sender.carriers.delivery import DEFAULT_POLICY, RetryPolicy, Sleep, deliver, new_http_client
 from services.sender.carriers.simulator import client as simulator
+from services.sender.facts import consent_fact, fact
 from services.sender.lookalikes import to_gsm7
 from services.sender.segments import count_segments, is_gsm7
 
@@ -100,7 +99,8 @@ def _new_row(cmd: SendSms, rules: policy.SendingRules, claim: str, now: datetime
         id=uuid.uuid4().hex, action_id=cmd.action_id, tenant_id=cmd.tenant_id, phone=cmd.phone,
         from_number=cmd.from_number, body=cmd.body, text=text, kind=cmd.kind, status="accepted",
         segments=count_segments(text), encoding="GSM-7" if is_gsm7(text) else "UCS-2",
-        in_reply_to=cmd.in_reply_to, campaign_id=cmd.campaign_id, flow_id=cmd.flow_id,
+        in_reply_to=cmd.in_reply_to, program_id=cmd.program_id, campaign_id=cmd.campaign_id,
+        flow_id=cmd.flow_id,
         step=cmd.step, variant=cmd.variant, attempts=0, claim=claim, lease_until=now + LEASE,
         created_at=now, updated_at=now)
     session.add(row)
@@ -113,30 +113,6 @@ def _new_row(cmd: SendSms, rules: policy.SendingRules, claim: str, now: datetime
                       f"{cmd.kind}, {row.segments} segment(s) {row.encoding}"
                       + (f", {len(tracked)} tracked link(s)" if tracked else ""))
     return row
-
-
-# --- facts ---------------------------------------------------------------------------------------
-
-def fact(row: OutboundMessage, outcome: str, now: datetime, rule: str | None = None) -> SmsSent:
-    """The `sms.sent` fact for the row's current state; the id derives from the message, outcome and
-    round, so publishing it again (a redelivery) is recognisably the same fact."""
-    round_ = f"{row.attempts}:{row.next_attempt_at}" if outcome == "deferred" else str(row.attempts)
-    return SmsSent(
-        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"parley:sent:{row.id}:{outcome}:{round_}").hex,
-        occurred_at=now, tenant_id=row.tenant_id, phone=row.phone, action_id=row.action_id,
-        message_id=row.id, from_number=row.from_number, carrier=row.carrier,
-        carrier_message_id=row.carrier_message_id, outcome=outcome, reason=row.reason,  # type: ignore[arg-type]
-        segments=row.segments, kind=row.kind, campaign_id=row.campaign_id, flow_id=row.flow_id,
-        step=row.step, variant=row.variant, rule=rule if rule is not None else row.rule,
-        deferred_until=row.next_attempt_at if outcome == "deferred" else None, error_code=row.error_code)
-
-
-def consent_fact(row: OutboundMessage, carrier: str, code: str | None, now: datetime) -> SubscriberEvent:
-    """A carrier said the recipient opted out: the router (consent's owner) is told, not overruled."""
-    return SubscriberEvent(
-        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"parley:carrier-opt-out:{row.id}").hex, occurred_at=now,
-        tenant_id=row.tenant_id, phone=row.phone, type="consent_changed", consent="opted_out",
-        reason=f"carrier:{code or carrier}", source_message_id=row.carrier_message_id or row.id)
 
 
 def _log(row: OutboundMessage) -> None:
@@ -220,7 +196,7 @@ async def _checks(ctx: Ctx, session, row: OutboundMessage, rules: policy.Sending
     moves to `suppressed`, `failed`, `deferred` or `sending` in the caller's transaction."""
     opted_out = None
     if row.kind != "compliance":
-        opted_out = await store.opted_out(session, row.tenant_id, row.phone)
+        opted_out = await store.opted_out(session, row.tenant_id, row.phone, row.kind, row.program_id)
     counts = (0, 0)
     if row.kind == "marketing" and rules.frequency_caps.active:
         counts = await store.marketing_counts(session, row.tenant_id, row.phone, *caps.since(now))
@@ -355,8 +331,8 @@ async def _sent(session, row: OutboundMessage, outcome: Sent, now: datetime) -> 
     events = _done(row, now)
     pending = await store.pop_receipts(session, row.tenant_id, row.carrier or "", outcome.carrier_message_id)
     for receipt in pending:  # a receipt that overtook this send
-        events += await apply_receipt(session, row, receipt.status, receipt.error_code,
-                                      receipt.opted_out, receipt.at)
+        events += await delivery_status.apply_receipt(session, row, receipt.status, receipt.error_code,
+                                                      receipt.opted_out, receipt.at)
     return events
 
 
@@ -370,30 +346,6 @@ def _carrier_busy(row: OutboundMessage, session, now: datetime, outcome: Retry) 
     return _defer(row, session, now, until, "carrier_retry",
                   f"{outcome.reason}; round {row.attempts} of {MAX_CARRIER_ROUNDS}, "
                   f"again at {until:%H:%M:%S} UTC")
-
-
-# --- receipts ------------------------------------------------------------------------------------
-
-async def apply_receipt(session, row: OutboundMessage, status: str, code: str | None, opted_out: bool,
-                        at: datetime) -> list[Event]:
-    """Move the message's delivery status forward (never back); facts for what changed."""
-    new = receipts.advance(row.delivery_status, status)
-    events: list[Event] = []
-    if new is None:
-        store.add_history(session, row.id, at, f"receipt:{status}", "receipt",
-                          f"ignored: already {row.delivery_status}")
-    else:
-        row.delivery_status, row.updated_at = new, at
-        row.error_code = code or row.error_code
-        if new == "delivered":
-            row.delivered_at = at
-        store.add_history(session, row.id, at, f"receipt:{new}", "receipt", f"error {code}" if code else None)
-        if new in receipts.FINAL:
-            events.append(fact(row, new, at, rule="receipt"))
-    if opted_out and not await store.opted_out(session, row.tenant_id, row.phone):
-        await store.mark_carrier_opt_out(session, row.tenant_id, row.phone, row.carrier or "", code, at)
-        events.append(consent_fact(row, row.carrier or "", code, at))
-    return events
 
 
 # --- picking up where someone left off -----------------------------------------------------------

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.models.router import Consent
+from libs.common.db.models.router import DEFAULT_PROGRAM, Consent, DncEntry
 from libs.common.db.models.sender import (
     CarrierOptOut,
     Link,
@@ -67,14 +67,22 @@ async def credentials(session: AsyncSession, tenant_id: str, carrier: str) -> by
 
 # --- consent (the router's table, read only) and carrier opt-outs (ours) ------------------------
 
-async def opted_out(session: AsyncSession, tenant_id: str, phone: str) -> str | None:
-    """Why `phone` may not get non-compliance messages, or None. Read right before each send (the
-    router owns consent): a STOP processed after a message was queued still stops it. A carrier's
-    opt-out report counts until consent is granted again after it."""
-    rows = (await session.execute(select(Consent.status, Consent.updated_at).where(
+async def opted_out(session: AsyncSession, tenant_id: str, phone: str, kind: str = "reply",
+                    program_id: str | None = None) -> str | None:
+    """Why `phone` may not get this non-compliance message, or None. Read right before each send
+    (the router owns consent and the do-not-contact list): a STOP processed after a message was
+    queued still stops it. A carrier's opt-out report counts until consent is granted again after
+    it. Marketing is default-safe: it needs the program's recorded opt-in, whatever a campaign says."""
+    if await session.get(DncEntry, (tenant_id, phone)) is not None:
+        return "on the do-not-contact list"
+    rows = (await session.execute(select(Consent.program_id, Consent.status, Consent.updated_at).where(
         Consent.tenant_id == tenant_id, Consent.phone == phone))).all()
-    if any(status == "opted_out" for status, _ in rows):
+    program = program_id or DEFAULT_PROGRAM
+    if any(status == "opted_out" and p == program for p, status, _ in rows):
         return "recipient opted out"
+    if kind == "marketing" and not any(p == program and status == "opted_in" for p, status, _ in rows):
+        return f"no marketing consent recorded for program '{program}'"
+    rows = [(status, at) for _, status, at in rows]
     marker = await session.get(CarrierOptOut, (tenant_id, phone))
     if marker is not None and not any(status == "opted_in" and at > marker.at for status, at in rows):
         code = f" {marker.error_code}" if marker.error_code else ""

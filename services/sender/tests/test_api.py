@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from libs.common.db.models.sender import OutboundMessage
+from libs.common.testing.consent import subscribe
 from libs.common.testing.phone import Clock
 from services.sender.tests.helpers import NUMBERS, count, message, on_fake_carrier, send
 
@@ -73,6 +74,7 @@ async def test_a_one_off_message_is_sent_through_the_carrier_and_its_history_is_
 async def test_marketing_goes_through_quiet_hours_like_any_other(suite, tenant):
     app, client = suite
     app.state.ctx.clock = Clock(datetime(2026, 11, 21, 4, tzinfo=UTC))  # 23:00 in New York
+    await subscribe(app.state.ctx, "acme", NEW_YORK)
     held = await send(client, tenant, NEW_YORK, "Sale!")
     assert (held["status"], held["rule"], held["next_attempt_at"]) == ("deferred", "quiet_hours",
                                                                        "2026-11-21T13:00:00Z")
@@ -110,6 +112,7 @@ async def test_the_same_key_from_two_tenants_is_two_messages(suite, tenant, admi
 async def test_settings_are_validated_and_shape_the_checks(suite, tenant):
     app, client = suite
     app.state.ctx.clock = Clock(NOON_NY)
+    await subscribe(app.state.ctx, "acme", NEW_YORK)
     assert (await client.get("/v1/messages/settings", headers=tenant)).json()["quiet_hours_start"] == "08:00"
     bad = await client.put("/v1/messages/settings", headers=tenant,
                            json={"quiet_hours_start": "22:00", "quiet_hours_end": "06:00"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from libs.common.testing.app import eventually, running
+from libs.common.testing.consent import subscribe
 from libs.common.testing.phone import Clock
 from services.embedded import all_services
 from services.sender.tests.helpers import message, send
@@ -22,6 +23,7 @@ async def test_a_deferred_message_survives_a_restart_and_goes_at_its_opening(set
         headers = {"Authorization": f"Bearer {resp.json()['api_key']}"}
         await client.post("/v1/numbers", headers=headers,
                           json={"number": "+15555550000", "carrier": "simulator"})
+        await subscribe(app.state.ctx, "acme", NEW_YORK)
         held = await send(client, headers, NEW_YORK, "Winter sale")
         assert held["status"] == "deferred"
 

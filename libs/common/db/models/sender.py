@@ -62,6 +62,7 @@ class OutboundMessage(Base):
     segments: Mapped[int] = mapped_column(Integer, default=0)
     encoding: Mapped[str | None] = mapped_column(String(8))
     in_reply_to: Mapped[str | None] = mapped_column(String(200))
+    program_id: Mapped[str | None] = mapped_column(String(64))  # consent is per program
     campaign_id: Mapped[str | None] = mapped_column(String(64))
     flow_id: Mapped[str | None] = mapped_column(String(64))
     step: Mapped[str | None] = mapped_column(String(64))

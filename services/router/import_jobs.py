@@ -80,6 +80,7 @@ async def run(ctx: Ctx, job_id: str) -> None:
             if isinstance(item, ImportRow):
                 batch.append(item)
             if len(batch) >= BATCH:
+                await ctx.bus.room()  # outside any transaction: consumers may need the database
                 a, u, r = await _apply(ctx, tenant_id, job_id, file_name, batch)
                 applied, unchanged, rejected = applied + a, unchanged + u, rejected + r
                 batch = []

@@ -86,6 +86,11 @@ class Bus(abc.ABC):
     async def ready(self) -> bool:
         """True when the broker answers (readiness probe)."""
 
+    async def room(self) -> None:
+        """Backpressure for bulk producers, called between batches: Kafka keeps its backlog on
+        disk, so by default there is nothing to wait for."""
+        return None
+
     async def emit(self, event: Event) -> None:
         """Publish an event on its own topic under its subscriber key."""
         await self.publish(event.TOPIC, event.key, event)

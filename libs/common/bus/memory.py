@@ -5,7 +5,8 @@ own murmur2 partitioner, so a key lands in the same partition number on both bac
 group keeps one committed offset per partition; its members split the partitions round-robin and
 a rebalance (join, stop, kill) waits for revoked partitions to go quiet before new owners start,
 so per-key order survives it. Nothing here survives the process: the embedded mode keeps its state
-in SQLite and the bus only carries work in flight.
+in SQLite and the bus only carries work in flight. Like Kafka's retention, records every group has
+committed are dropped, so a long-running embedded process does not grow with its history.
 """
 
 from __future__ import annotations
@@ -27,6 +28,31 @@ def partition_for(key: str, partitions: int) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
+TRIM_EVERY = 256  # commits between retention passes on a partition
+HIGH_WATER = 5_000  # unconsumed records a partition may hold before bulk producers wait
+MAX_WAIT_S = 5.0  # backpressure is soft: a publisher waits at most this long, so cycles cannot lock
+
+
+class _Partition:
+    """An append-only log whose consumed prefix can be dropped; offsets never change."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.base = 0  # offset of records[0]
+        self.commits = 0
+
+    def end(self) -> int:
+        return self.base + len(self.records)
+
+    def at(self, offset: int) -> Record:
+        return self.records[offset - self.base]
+
+    def trim(self, upto: int) -> None:
+        if upto > self.base:
+            del self.records[:upto - self.base]
+            self.base = upto
+
+
 class _Group:
     def __init__(self) -> None:
         self.members: list[MemoryConsumer] = []
@@ -41,7 +67,8 @@ class MemoryBus(Bus):
         self.max_tries = max_tries
         self.backoff_s = backoff_s
         self.topic_prefix = topic_prefix
-        self._logs: dict[str, list[list[Record]]] = {}
+        self._logs: dict[str, list[_Partition]] = {}
+        self._published: dict[str, int] = defaultdict(int)
         self._groups: dict[tuple[str, str], _Group] = {}
         self._consumers: list[MemoryConsumer] = []
         self._ids = itertools.count()
@@ -56,10 +83,10 @@ class MemoryBus(Bus):
     async def ready(self) -> bool:
         return True
 
-    def log(self, topic: str) -> list[list[Record]]:
+    def log(self, topic: str) -> list[_Partition]:
         physical = self.topic_prefix + topic
         if physical not in self._logs:
-            self._logs[physical] = [[] for _ in range(self.partitions)]
+            self._logs[physical] = [_Partition() for _ in range(self.partitions)]
         return self._logs[physical]
 
     async def publish(self, topic: str, key: str, event: Event,
@@ -70,16 +97,41 @@ class MemoryBus(Bus):
                           headers: dict[str, str] | None = None) -> None:
         partitions = self.log(topic)
         p = partition_for(key, self.partitions)
-        partitions[p].append(
-            Record(self.topic_prefix + topic, p, len(partitions[p]), key, value, dict(headers or {}))
+        part = partitions[p]
+        part.records.append(
+            Record(self.topic_prefix + topic, p, part.end(), key, value, dict(headers or {}))
         )
+        self._published[topic] += 1
         for consumer in self._consumers:
             if consumer.topic == topic:
                 consumer.wake.set()
 
     def records(self, topic: str) -> list[Record]:
-        """Every record of a topic, partition by partition (for tests and the CLI)."""
-        return [r for part in self.log(topic) for r in part]
+        """The records a topic still holds (not yet committed by every group), partition by partition."""
+        return [r for part in self.log(topic) for r in part.records]
+
+    def published(self, topic: str) -> int:
+        """How many records were ever published to a topic."""
+        return self._published[topic]
+
+    async def room(self) -> None:
+        """Wait (at most MAX_WAIT_S) while some partition holds more than HIGH_WATER records that
+        its groups have yet to consume: a bulk producer calls this between batches, outside any
+        transaction, so it cannot pile up memory faster than consumers drain it."""
+        waited = 0.0
+        while waited < MAX_WAIT_S and any(
+                len(part.records) > HIGH_WATER for parts in self._logs.values() for part in parts):
+            for (topic, _), _group in list(self._groups.items()):
+                for p in range(self.partitions):
+                    self._retain(topic, p)
+            await asyncio.sleep(0.05)
+            waited += 0.05
+
+    def _retain(self, topic: str, p: int) -> None:
+        """Drop what every group on the topic has committed (Kafka's retention, by consumption)."""
+        groups = [g for (t, _), g in self._groups.items() if t == topic]
+        if groups:
+            self.log(topic)[p].trim(min(g.committed[p] for g in groups))
 
     async def consume(self, topic: str, group: str, handler: Handler,
                       model: type[Event] | None = None) -> Consumer:
@@ -157,12 +209,12 @@ class MemoryConsumer(Consumer):
     async def _run(self, p: int) -> None:
         log = self.bus.log(self.topic)[p]
         while p not in self._draining:
-            position = self.grp.committed[p]
-            if position >= len(log):
+            position = max(self.grp.committed[p], log.base)  # a new group starts at what is kept
+            if position >= log.end():
                 self.wake.clear()
                 await self.wake.wait()
                 continue
-            record = log[position]
+            record = log.at(position)
             try:
                 await process_record(
                     record, self.group, self.handler, self.bus, model=self.model,
@@ -175,6 +227,9 @@ class MemoryConsumer(Consumer):
                 await asyncio.sleep(self.bus.backoff_s)
                 continue
             self.grp.committed[p] = position + 1
+            log.commits += 1
+            if log.commits % TRIM_EVERY == 0:
+                self.bus._retain(self.topic, p)
 
     async def stop(self) -> None:
         await self.bus._leave(self, graceful=True)

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
     topic_prefix: str = Field("", description="Prefix for every topic name (shared clusters).")
     partitions: int = Field(8, ge=1, description="Partitions per topic when Parley creates them.")
+    kafka_replication_factor: int = Field(
+        1, ge=1, description="Replicas per topic when Parley creates them (3 on a production cluster).")
     bus_max_tries: int = Field(5, ge=1, description="Handler tries before a dead-letter topic.")
     bus_retry_backoff_ms: int = Field(50, ge=0, description="First retry pause, doubled each try.")
     database_url: str | None = Field(

@@ -10,6 +10,7 @@ def make_bus(settings: Settings, client_id: str = "parley") -> Bus:
         from libs.common.bus.kafka import KafkaBus
 
         return KafkaBus(settings.kafka_bootstrap, partitions=settings.partitions,
+                        replication_factor=settings.kafka_replication_factor,
                         max_tries=settings.bus_max_tries, backoff_s=backoff,
                         topic_prefix=settings.topic_prefix, client_id=client_id)
     from libs.common.bus.memory import MemoryBus

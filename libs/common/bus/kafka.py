@@ -24,11 +24,13 @@ log = structlog.get_logger("parley.bus.kafka")
 
 
 class KafkaBus(Bus):
-    def __init__(self, bootstrap: str, *, partitions: int = 8, max_tries: int = 5,
+    def __init__(self, bootstrap: str, *, partitions: int = 8, replication_factor: int = 1,
+                 max_tries: int = 5,
                  backoff_s: float = 0.05, topic_prefix: str = "",
                  publish_timeout_s: float = 5.0, client_id: str = "parley") -> None:
         self.bootstrap = bootstrap
         self.partitions = partitions
+        self.replication_factor = replication_factor
         self.max_tries = max_tries
         self.backoff_s = backoff_s
         self.topic_prefix = topic_prefix
@@ -59,7 +61,7 @@ class KafkaBus(Bus):
         try:
             existing = set(await admin.list_topics())
             names = [self.topic_prefix + t + suffix for t in topics for suffix in ("", DLQ_SUFFIX)]
-            new = [NewTopic(n, self.partitions, 1) for n in names if n not in existing]
+            new = [NewTopic(n, self.partitions, self.replication_factor) for n in names if n not in existing]
             if new:
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(new)

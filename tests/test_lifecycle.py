@@ -178,6 +178,14 @@ async def test_import_takes_good_rows_reports_bad_ones_by_line_and_a_rerun_chang
     assert record["history"][0]["evidence"]["line"] == 2 and record["history"][0]["event"] == "import"
     assert (await consent_of(client, headers, "+15555550606"))["current"]["default"] is None
 
+    async def profile():  # segmentation applies the import's events: one per imported row
+        resp = await client.get("/v1/subscribers/+15555550601", headers=headers)
+        return resp.json() if resp.status_code == 200 and resp.json()["attributes"] else None
+
+    imported = await eventually(profile)
+    assert imported["consent"] == "opted_in"
+    assert imported["labels"] == ["interest:shoes", "vip"] and imported["attributes"] == {"city": "Austin"}
+
     again = await run_import(client, headers, content)
     assert (again["rows_applied"], again["rows_unchanged"], again["rows_rejected"]) == (0, 3, 4)
     assert len((await consent_of(client, headers, "+15555550601"))["history"]) == 1

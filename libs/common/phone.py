@@ -5,6 +5,7 @@ Short codes (5–6 digits, US/CA) are kept as they are because they have no E.16
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -20,6 +21,7 @@ def is_short_code(raw: str) -> bool:
     return bool(_SHORT_CODE.match(raw.strip()))
 
 
+@functools.lru_cache(maxsize=65_536)  # pure, and every event decode validates its phone again
 def to_e164(raw: str, default_region: str = "US") -> str:
     """Return `raw` as E.164, or the short code itself; raise InvalidPhone otherwise."""
     text = (raw or "").strip()

@@ -53,6 +53,7 @@ class Subscription:
     topic: str
     group: str
     handler: CtxHandler
+    batch_handler: CtxHandler | None = None  # many events in one call; see Bus.consume
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,9 @@ async def start_services(ctx: Ctx, services: Sequence[Service]) -> list[asyncio.
             await hook(ctx)
     for svc in services:
         for sub in svc.subscriptions:
-            await ctx.bus.consume(sub.topic, sub.group, functools.partial(sub.handler, ctx=ctx))
+            batch = functools.partial(sub.batch_handler, ctx=ctx) if sub.batch_handler else None
+            await ctx.bus.consume(sub.topic, sub.group, functools.partial(sub.handler, ctx=ctx),
+                                  batch_handler=batch)
     return [asyncio.create_task(loop(ctx), name=f"loop:{loop.__name__}")
             for svc in services for loop in svc.loops]
 

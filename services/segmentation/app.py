@@ -14,6 +14,7 @@ def service() -> Service:
     return Service(
         name="segmentation",
         routers=list(ROUTERS),
-        subscriptions=[Subscription(t, "segmentation", consumer.handle_event) for t in TOPICS],
+        subscriptions=[Subscription(t, "segmentation", consumer.handle_event, consumer.handle_events)
+                       for t in TOPICS],
         loops=list(jobs.LOOPS),
     )

@@ -43,6 +43,7 @@ class Work:
     row: Subscriber
     weights: dict[str, int]
     tallies: Tallies
+    pending: profile_store.PendingWrites
 
     async def score(self, rule: str, ref: str, at: datetime) -> None:
         await profile_store.add_score(self.session, self.row, rule, ref, self.weights.get(rule, 0), at)
@@ -53,17 +54,43 @@ class Work:
 
 
 async def handle_event(event: Event, ctx: Ctx) -> list[Event]:
-    apply = _APPLY.get(type(event))
-    tallies = Tallies(event.tenant_id)
+    return await handle_events([event], ctx)
+
+
+async def handle_events(events: list[Event], ctx: Ctx) -> list[Event]:
+    """Apply a run of events in one transaction, in order, each once: the subscribers they touch
+    are locked up front (in phone order), weights read once per tenant."""
+    tallies: dict[str, Tallies] = {}
     async with ctx.sessions() as session, session.begin():
-        if not await profile_store.first_time(session, event.event_id, ctx.clock()):
-            return []
-        row = await profile_store.locked_subscriber(session, event.tenant_id, event.phone,
-                                                    event.occurred_at)
-        weights = await profile_store.weights(session, event.tenant_id)
-        if apply is not None:
-            await apply(Work(session, row, weights, tallies), event)
-    tallies.publish()
+        new = await profile_store.first_time(session, [e.event_id for e in events], ctx.clock())
+        todo = []
+        for event in events:
+            if event.event_id in new:
+                new.discard(event.event_id)  # the same event twice in one run applies once
+                todo.append(event)
+        rows: dict[tuple[str, str], Subscriber] = {}
+        weights: dict[str, dict[str, int]] = {}
+        for tenant_id in sorted({e.tenant_id for e in todo}):
+            first_seen: dict[str, datetime] = {}
+            for e in todo:
+                if e.tenant_id == tenant_id:
+                    first_seen.setdefault(e.phone, e.occurred_at)
+            locked = await profile_store.locked_subscribers(session, tenant_id, first_seen)
+            rows.update(((tenant_id, phone), row) for phone, row in locked.items())
+            weights[tenant_id] = await profile_store.weights(session, tenant_id)
+            tallies[tenant_id] = Tallies(tenant_id)
+        pending = profile_store.PendingWrites()
+        for event in todo:
+            apply = _APPLY.get(type(event))
+            if apply is None:
+                continue
+            if not _bulk(event):
+                await pending.flush(session)  # keep the order: this event may touch the same rows
+            await apply(Work(session, rows[(event.tenant_id, event.phone)], weights[event.tenant_id],
+                             tallies[event.tenant_id], pending), event)
+        await pending.flush(session)
+    for t in tallies.values():
+        t.publish()
     return []
 
 
@@ -252,6 +279,32 @@ async def _attribute(w: Work, e: SubscriberEvent) -> None:
     await profile_store.set_attribute(w.session, e.tenant_id, e.phone, name, value, e.occurred_at)
 
 
+def _bulk(event: Event) -> bool:
+    """Events whose writes can wait in PendingWrites (they read nothing another event writes)."""
+    return isinstance(event, SubscriberEvent) and event.type == "imported"
+
+
+async def _imported(w: Work, e: SubscriberEvent) -> None:
+    """A bulk-imported subscriber: consent (when it changed), labels and attributes at once."""
+    if e.consent in profiles.CONSENT_STATES:
+        w.row.consent = e.consent
+    ignored = 0
+    for raw in e.labels:
+        label = clean_label(raw)
+        if label is None:
+            ignored += 1
+        else:
+            w.pending.label(e.tenant_id, e.phone, label, "import", e.occurred_at)
+    for raw, value in e.attributes.items():
+        name = clean_attribute_name(raw)
+        if name is None:
+            ignored += 1
+        else:
+            w.pending.attribute(e.tenant_id, e.phone, name, value[:500], e.occurred_at)
+    if ignored:
+        log.warning("import_fields_ignored", tenant=e.tenant_id, phone=mask(e.phone), ignored=ignored)
+
+
 async def _score_event(w: Work, e: SubscriberEvent) -> None:
     if e.score_event:
         await w.score(e.score_event.strip().lower()[:64], e.event_id, e.occurred_at)
@@ -271,6 +324,7 @@ _FACTS: dict[str, Callable[[Work, SubscriberEvent], Awaitable[None]]] = {
     "label_applied": _label,
     "label_removed": _label,
     "attribute_set": _attribute,
+    "imported": _imported,
     "score_event": _score_event,
     "keyword_matched": _verdict,
     "keyword_unmatched": _verdict,

@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_, delete, false, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models.router import DEFAULT_PROGRAM, Consent, DncEntry
@@ -22,12 +20,8 @@ from libs.common.db.models.sender import (
     SendingNumber,
 )
 from libs.common.db.models.tenancy import CarrierCredential
+from libs.common.db.session import upsert_insert
 from services.sender.policy import DEFAULT_RULES, SendingRules
-
-
-def _insert(session: AsyncSession):
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-
 
 # --- numbers and settings -----------------------------------------------------------------------
 
@@ -203,8 +197,8 @@ async def next_due(session: AsyncSession) -> datetime | None:
 
 async def bucket_tat(session: AsyncSession, tenant_id: str, number: str, now: datetime) -> RateBucket:
     """The number's bucket, locked for this transaction (created empty if new)."""
-    await session.execute(_insert(session)(RateBucket).values(tenant_id=tenant_id, number=number, tat=now)
-                          .on_conflict_do_nothing())
+    await session.execute(upsert_insert(session)(RateBucket)
+                          .values(tenant_id=tenant_id, number=number, tat=now).on_conflict_do_nothing())
     return (await session.scalars(select(RateBucket).where(
         RateBucket.tenant_id == tenant_id, RateBucket.number == number).with_for_update())).one()
 

@@ -19,8 +19,12 @@ from dataclasses import dataclass, field
 from libs.common.events import Event
 
 Handler = Callable[[Event], Awaitable[Sequence[Event] | None]]
+# Optional, for consumers that apply many events faster together (one transaction): gets a run
+# of consecutive events of one partition, in order; the single handler remains the fallback.
+BatchHandler = Callable[[list[Event]], Awaitable[Sequence[Event] | None]]
 
 DLQ_SUFFIX = ".dlq"
+MAX_BATCH = 200  # events per batch-handler call: one transaction, short enough not to hold locks long
 
 
 class BusUnavailable(RuntimeError):
@@ -77,10 +81,14 @@ class Bus(abc.ABC):
 
     @abc.abstractmethod
     async def consume(
-        self, topic: str, group: str, handler: Handler, model: type[Event] | None = None
+        self, topic: str, group: str, handler: Handler, model: type[Event] | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> Consumer:
         """Join `group` on `topic`. The handler gets the topic's event model, or on a
-        `<topic>.dlq` topic the raw `Record` (original bytes plus the `parley-*` headers)."""
+        `<topic>.dlq` topic the raw `Record` (original bytes plus the `parley-*` headers).
+        With `batch_handler`, runs of waiting events (at most `MAX_BATCH`) go to it in one call;
+        the offset is committed after the whole run, and a failing run is replayed one by one
+        through `handler`."""
 
     @abc.abstractmethod
     async def ready(self) -> bool:

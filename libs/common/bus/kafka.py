@@ -16,8 +16,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 
-from libs.common.bus.base import DLQ_SUFFIX, Bus, BusUnavailable, Consumer, Handler, Record
-from libs.common.bus.runner import process_record
+from libs.common.bus.base import (
+    DLQ_SUFFIX,
+    MAX_BATCH,
+    BatchHandler,
+    Bus,
+    BusUnavailable,
+    Consumer,
+    Handler,
+    Record,
+)
+from libs.common.bus.runner import process_records
 from libs.common.events import TOPICS, Event
 
 log = structlog.get_logger("parley.bus.kafka")
@@ -96,8 +105,9 @@ class KafkaBus(Bus):
             raise BusUnavailable(f"kafka did not take the event: {exc!r}") from exc
 
     async def consume(self, topic: str, group: str, handler: Handler,
-                      model: type[Event] | None = None) -> Consumer:
-        consumer = KafkaConsumer(self, topic, group, handler, model)
+                      model: type[Event] | None = None,
+                      batch_handler: BatchHandler | None = None) -> Consumer:
+        consumer = KafkaConsumer(self, topic, group, handler, model, batch_handler)
         await consumer.start()
         self._consumers.append(consumer)
         return consumer
@@ -105,8 +115,10 @@ class KafkaBus(Bus):
 
 class KafkaConsumer(Consumer):
     def __init__(self, bus: KafkaBus, topic: str, group: str, handler: Handler,
-                 model: type[Event] | None) -> None:
+                 model: type[Event] | None, batch_handler: BatchHandler | None = None) -> None:
         self.bus, self.topic, self.group, self.handler, self.model = bus, topic, group, handler, model
+        self.batch_handler = batch_handler
+        self.batch = MAX_BATCH if batch_handler else 1
         # One Kafka group per (group, topic), as the memory bus keys them: a service that
         # subscribes to several topics must not rebalance all of them whenever one member joins.
         self._consumer = AIOKafkaConsumer(
@@ -133,23 +145,24 @@ class KafkaConsumer(Consumer):
 
     async def _handle(self, tp: TopicPartition, messages) -> None:
         done = None
-        for msg in messages:
+        for start in range(0, len(messages), self.batch):
             if self._stopping:
                 break  # shutting down: commit what is done, leave the rest for the next owner
-            record = Record(msg.topic, msg.partition, msg.offset, (msg.key or b"").decode(),
-                            msg.value, {k: v.decode() for k, v in (msg.headers or ())})
+            run = messages[start:start + self.batch]
+            records = [Record(m.topic, m.partition, m.offset, (m.key or b"").decode(), m.value,
+                              {k: v.decode() for k, v in (m.headers or ())}) for m in run]
             try:
-                await process_record(
-                    record, self.group, self.handler, self.bus, model=self.model,
-                    topic_name=self.topic, max_tries=self.bus.max_tries,
+                await process_records(
+                    records, self.group, self.handler, self.batch_handler, self.bus,
+                    model=self.model, topic_name=self.topic, max_tries=self.bus.max_tries,
                     backoff_s=self.bus.backoff_s,
                 )
             except Exception as exc:
                 log.warning("publish_failed_will_redeliver", topic=self.topic, error=repr(exc))
-                self._consumer.seek(tp, msg.offset)
+                self._consumer.seek(tp, run[0].offset)
                 await asyncio.sleep(self.bus.backoff_s)
                 break
-            done = msg.offset
+            done = run[-1].offset
         if done is not None:
             try:
                 await self._consumer.commit({tp: done + 1})

@@ -18,8 +18,8 @@ from collections import defaultdict
 
 from aiokafka.partitioner import murmur2
 
-from libs.common.bus.base import Bus, Consumer, Handler, Record
-from libs.common.bus.runner import process_record
+from libs.common.bus.base import MAX_BATCH, BatchHandler, Bus, Consumer, Handler, Record
+from libs.common.bus.runner import process_records
 from libs.common.events import Event
 
 
@@ -134,9 +134,11 @@ class MemoryBus(Bus):
             self.log(topic)[p].trim(min(g.committed[p] for g in groups))
 
     async def consume(self, topic: str, group: str, handler: Handler,
-                      model: type[Event] | None = None) -> Consumer:
+                      model: type[Event] | None = None,
+                      batch_handler: BatchHandler | None = None) -> Consumer:
         grp = self._groups.setdefault((topic, group), _Group())
-        consumer = MemoryConsumer(self, topic, group, handler, model, grp, next(self._ids))
+        consumer = MemoryConsumer(self, topic, group, handler, model, grp, next(self._ids),
+                                  batch_handler)
         self._consumers.append(consumer)
         async with grp.lock:
             grp.members.append(consumer)
@@ -168,8 +170,11 @@ async def _rebalance(bus: MemoryBus, grp: _Group) -> None:
 
 class MemoryConsumer(Consumer):
     def __init__(self, bus: MemoryBus, topic: str, group: str, handler: Handler,
-                 model: type[Event] | None, grp: _Group, ident: int) -> None:
+                 model: type[Event] | None, grp: _Group, ident: int,
+                 batch_handler: BatchHandler | None = None) -> None:
         self.bus, self.topic, self.group, self.handler, self.model = bus, topic, group, handler, model
+        self.batch_handler = batch_handler
+        self.batch = MAX_BATCH if batch_handler else 1
         self.grp = grp
         self.ident = ident
         self.wake = asyncio.Event()
@@ -214,11 +219,12 @@ class MemoryConsumer(Consumer):
                 self.wake.clear()
                 await self.wake.wait()
                 continue
-            record = log.at(position)
+            upto = min(log.end(), position + self.batch)
+            records = log.records[position - log.base:upto - log.base]
             try:
-                await process_record(
-                    record, self.group, self.handler, self.bus, model=self.model,
-                    topic_name=self.topic, max_tries=self.bus.max_tries,
+                await process_records(
+                    records, self.group, self.handler, self.batch_handler, self.bus,
+                    model=self.model, topic_name=self.topic, max_tries=self.bus.max_tries,
                     backoff_s=self.bus.backoff_s,
                 )
             except asyncio.CancelledError:
@@ -226,9 +232,9 @@ class MemoryConsumer(Consumer):
             except Exception:
                 await asyncio.sleep(self.bus.backoff_s)
                 continue
-            self.grp.committed[p] = position + 1
-            log.commits += 1
-            if log.commits % TRIM_EVERY == 0:
+            self.grp.committed[p] = upto
+            before, log.commits = log.commits, log.commits + len(records)
+            if log.commits // TRIM_EVERY != before // TRIM_EVERY:
                 self.bus._retain(self.topic, p)
 
     async def stop(self) -> None:

@@ -3,6 +3,13 @@
 `process_record` returns normally when the record may be committed: handled and its output
 published, or parked on the dead-letter topic. It raises only when publishing failed, in which
 case the backend must not commit and will deliver the record again.
+
+`process_records` is the same for a run of consecutive records of one partition. A consumer that
+has a batch handler gets them in one call (one transaction instead of one per event, which is what
+makes a bulk import or a broadcast's receipts keep up on a single SQLite connection); the batch is
+only an optimisation: if it fails, or a record does not decode, the records go one by one through
+`process_record`, which owns retries and dead-lettering. Handlers are idempotent by event id, so
+a batch that failed halfway and is replayed event by event applies each event once.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import asyncio
 import structlog
 from pydantic import ValidationError
 
-from libs.common.bus.base import DLQ_SUFFIX, Handler, InvalidEvent, Record
+from libs.common.bus.base import DLQ_SUFFIX, BatchHandler, Handler, InvalidEvent, Record
 from libs.common.events import MODELS, Event
 from libs.common.observability import BUS_DEAD_LETTERS, BUS_HANDLED
 
@@ -69,6 +76,49 @@ async def process_record(
     for out in produced:
         await publisher.publish(out.TOPIC, out.key, out)
     BUS_HANDLED.labels(topic=topic_name, group=group).inc()
+
+
+async def process_records(
+    records: list[Record],
+    group: str,
+    handler: Handler,
+    batch_handler: BatchHandler | None,
+    publisher: Publisher,
+    *,
+    model: type[Event] | None,
+    topic_name: str,
+    max_tries: int,
+    backoff_s: float,
+) -> None:
+    one_by_one = dict(group=group, handler=handler, publisher=publisher, model=model,
+                      topic_name=topic_name, max_tries=max_tries, backoff_s=backoff_s)
+    if batch_handler is not None and len(records) > 1 and not topic_name.endswith(DLQ_SUFFIX):
+        produced = await _try_batch(records, batch_handler, model or MODELS.get(topic_name),
+                                    topic_name, group)
+        if produced is not None:
+            for out in produced:
+                await publisher.publish(out.TOPIC, out.key, out)
+            BUS_HANDLED.labels(topic=topic_name, group=group).inc(len(records))
+            return
+    for record in records:
+        await process_record(record, **one_by_one)
+
+
+async def _try_batch(records: list[Record], batch_handler: BatchHandler,
+                     model: type[Event] | None, topic_name: str, group: str):
+    """The batch's output, or None when it must go one by one instead."""
+    if model is None:
+        raise LookupError(f"no event model for topic {topic_name!r}")
+    try:
+        events = [model.from_bytes(r.value) for r in records]
+    except ValidationError:
+        return None  # the undecodable one is dead-lettered on the way one by one
+    try:
+        return list(await batch_handler(events) or ())
+    except Exception as exc:
+        log.warning("batch_failed_going_one_by_one", topic=topic_name, group=group,
+                    records=len(records), first_offset=records[0].offset, error=repr(exc))
+        return None
 
 
 async def _dead_letter(

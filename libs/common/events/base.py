@@ -1,6 +1,6 @@
 """The envelope every event shares.
 
-Events are frozen pydantic models, JSON on the wire (orjson), keyed by `"<tenant_id>:<phone>"` so one
+Events are frozen pydantic models, JSON on the wire, keyed by `"<tenant_id>:<phone>"` so one
 subscriber's events stay in one partition and in order. Consumers ignore unknown fields, so a
 producer may add optional fields without breaking anyone; a breaking change gets a new
 `schema_version`.
@@ -12,7 +12,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 
-import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from libs.common.phone import InvalidPhone, to_e164
@@ -56,7 +55,9 @@ class Event(BaseModel):
         return subscriber_key(self.tenant_id, self.phone)
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
+        # pydantic's own serializer: exact-size bytes (orjson's buffers are over-allocated, which
+        # made every record the in-memory bus holds cost about 8 KB instead of about 400 bytes)
+        return self.__pydantic_serializer__.to_json(self)
 
     @classmethod
     def from_bytes(cls, raw: bytes):  # -> Self

@@ -3,7 +3,8 @@
 Producers: router (consent, keywords, labels, conversations), sender (carrier opt-outs).
 Consumer: segmentation. Key: "<tenant_id>:<phone>".
 One model with a `type` and the fields each type uses, so a consumer can ignore types it does not
-know yet.
+know yet. `imported` is one bulk-imported subscriber in one event (consent when it changed, plus
+labels and attributes), so a million-row import is a million events, not four million.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ SubscriberEventType = Literal[
     "conversation_completed",
     "handed_off",
     "attribute_set",
+    "imported",
 ]
 
 
@@ -48,3 +50,5 @@ class SubscriberEvent(Event):
     variant: str | None = None
     source_message_id: str | None = Field(None, description="Inbound carrier message id, if any.")
     reason: str | None = None
+    labels: tuple[str, ...] = ()  # imported
+    attributes: dict[str, str] = Field(default_factory=dict)  # imported

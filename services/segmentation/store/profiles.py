@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models.segmentation import (
@@ -20,17 +18,20 @@ from libs.common.db.models.segmentation import (
     SubscriberAttribute,
     SubscriberLabel,
 )
+from libs.common.db.session import upsert_insert
 from services.segmentation import scoring
 from services.segmentation.profiles import Profile, new_profile
 
 PROFILE_FIELDS = tuple(Profile.__dataclass_fields__)
 
 
-async def first_time(session: AsyncSession, event_id: str, now: datetime) -> bool:
-    if await session.get(ProcessedEvent, event_id) is not None:
-        return False
-    session.add(ProcessedEvent(event_id=event_id, processed_at=now))
-    return True
+async def first_time(session: AsyncSession, event_ids: Sequence[str], now: datetime) -> set[str]:
+    """Which of these events are new, recording them as processed (a batch in one query)."""
+    seen = set(await session.scalars(select(ProcessedEvent.event_id).where(
+        ProcessedEvent.event_id.in_(set(event_ids)))))
+    new = {i for i in event_ids if i not in seen}
+    session.add_all(ProcessedEvent(event_id=i, processed_at=now) for i in new)
+    return new
 
 
 async def subscriber(session: AsyncSession, tenant_id: str, phone: str) -> Subscriber | None:
@@ -42,17 +43,27 @@ async def locked_subscriber(session: AsyncSession, tenant_id: str, phone: str,
     """The subscriber's row, locked for this transaction (PostgreSQL: FOR UPDATE), created when
     new. Events of one subscriber arrive on several topics at once; the lock keeps their
     read-modify-write of counters and score from losing updates."""
-    query = select(Subscriber).where(Subscriber.tenant_id == tenant_id, Subscriber.phone == phone) \
-        .with_for_update()
-    row = await session.scalar(query)
-    if row is None:
+    return (await locked_subscribers(session, tenant_id, {phone: at}))[phone]
+
+
+async def locked_subscribers(session: AsyncSession, tenant_id: str,
+                             first_seen: dict[str, datetime]) -> dict[str, Subscriber]:
+    """Many subscribers' rows at once, locked in phone order (so two batches that share
+    subscribers cannot deadlock), the missing ones created with `first_seen` as their start."""
+    phones = sorted(first_seen)
+    query = select(Subscriber).where(Subscriber.tenant_id == tenant_id, Subscriber.phone.in_(phones)) \
+        .order_by(Subscriber.phone).with_for_update()
+    rows = {r.phone: r for r in await session.scalars(query)}
+    missing = [p for p in phones if p not in rows]
+    if missing:
         # Insert-if-absent, then lock: a concurrent creator (another topic's consumer, a REST call)
         # makes this insert a no-op instead of a conflict, and the select then waits for its row.
-        insert = sqlite_insert if session.bind.dialect.name == "sqlite" else pg_insert
-        await session.execute(insert(Subscriber).values(
-            tenant_id=tenant_id, phone=phone, **vars(new_profile(at))).on_conflict_do_nothing())
-        row = await session.scalar(query.execution_options(populate_existing=True))
-    return row
+        await session.execute(
+            upsert_insert(session)(Subscriber.__table__).on_conflict_do_nothing(),
+            [dict(tenant_id=tenant_id, phone=p, **vars(new_profile(first_seen[p]))) for p in missing])
+        rows = {r.phone: r for r in await session.scalars(
+            query.execution_options(populate_existing=True))}
+    return rows
 
 
 def profile_of(row: Subscriber) -> Profile:
@@ -127,11 +138,11 @@ async def due_for_decay(session: AsyncSession, now: datetime, limit: int) -> lis
 
 async def apply_label(session: AsyncSession, tenant_id: str, phone: str, label: str, source: str,
                       at: datetime) -> bool:
-    if await session.get(SubscriberLabel, (tenant_id, phone, label)) is not None:
-        return False
-    session.add(SubscriberLabel(tenant_id=tenant_id, phone=phone, label=label, source=source,
-                                applied_at=at))
-    return True
+    """Apply a label (one already there keeps its first source and time); True when new."""
+    result = await session.execute(upsert_insert(session)(SubscriberLabel).values(
+        tenant_id=tenant_id, phone=phone, label=label, source=source, applied_at=at
+    ).on_conflict_do_nothing())
+    return bool(result.rowcount)
 
 
 async def remove_label(session: AsyncSession, tenant_id: str, phone: str, label: str) -> bool:
@@ -165,16 +176,54 @@ def _number(value: str) -> float | None:
 async def set_attribute(session: AsyncSession, tenant_id: str, phone: str, name: str,
                         value: str | None, at: datetime) -> None:
     """Set (or with None, remove) one attribute."""
-    row = await session.get(SubscriberAttribute, (tenant_id, phone, name))
     if value is None:
-        if row is not None:
-            await session.delete(row)
+        await session.execute(delete(SubscriberAttribute).where(
+            SubscriberAttribute.tenant_id == tenant_id, SubscriberAttribute.phone == phone,
+            SubscriberAttribute.name == name))
         return
-    if row is None:
-        session.add(SubscriberAttribute(tenant_id=tenant_id, phone=phone, name=name, value=value,
-                                        num_value=_number(value), updated_at=at))
-    else:
-        row.value, row.num_value, row.updated_at = value, _number(value), at
+    await _upsert_attributes(session, [_attribute_row(tenant_id, phone, name, value, at)])
+
+
+def _attribute_row(tenant_id: str, phone: str, name: str, value: str, at: datetime) -> dict:
+    return dict(tenant_id=tenant_id, phone=phone, name=name, value=value, num_value=_number(value),
+                updated_at=at)
+
+
+async def _upsert_attributes(session: AsyncSession, rows: list[dict]) -> None:
+    # executemany of one compiled statement (the table, not the ORM entity): many rows cost one
+    # statement, and nothing is compiled per row
+    insert = upsert_insert(session)(SubscriberAttribute.__table__)
+    await session.execute(insert.on_conflict_do_update(
+        index_elements=["tenant_id", "phone", "name"],
+        set_={c: insert.excluded[c] for c in ("value", "num_value", "updated_at")}), rows)
+
+
+class PendingWrites:
+    """Labels and attributes of many subscribers, written in a few statements instead of one or
+    two per subscriber (on SQLite every statement is a round trip to its thread): a bulk import
+    applies a batch of 200 subscribers in a handful of statements. The caller flushes before any
+    other write that could touch the same rows, so the order of events is kept."""
+
+    def __init__(self) -> None:
+        self.labels: dict[tuple[str, str, str], dict] = {}
+        self.attributes: dict[tuple[str, str, str], dict] = {}
+
+    def label(self, tenant_id: str, phone: str, label: str, source: str, at: datetime) -> None:
+        self.labels.setdefault((tenant_id, phone, label), dict(
+            tenant_id=tenant_id, phone=phone, label=label, source=source, applied_at=at))
+
+    def attribute(self, tenant_id: str, phone: str, name: str, value: str, at: datetime) -> None:
+        # one row per key and statement (PostgreSQL refuses to upsert a row twice in one): last wins
+        self.attributes[(tenant_id, phone, name)] = _attribute_row(tenant_id, phone, name, value, at)
+
+    async def flush(self, session: AsyncSession) -> None:
+        labels, attributes = list(self.labels.values()), list(self.attributes.values())
+        self.labels, self.attributes = {}, {}
+        if labels:
+            await session.execute(upsert_insert(session)(SubscriberLabel.__table__)
+                                  .on_conflict_do_nothing(), labels)
+        if attributes:
+            await _upsert_attributes(session, attributes)
 
 
 async def attributes_of(session: AsyncSession, tenant_id: str,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from libs.common.events.base import new_id
+from services.segmentation.consumer import handle_events
 from services.segmentation.tests.helpers import (
     at,
     click,
@@ -105,6 +107,31 @@ async def test_labels_and_attributes_come_and_go_by_event(suite, tenant, ctx):
                fact(P, at(4), "attribute_set", attribute="size", value=None))
     got = await profile(client, tenant)
     assert got["labels"] == [] and got["attributes"] == {}
+
+
+async def test_a_log_applied_as_one_batch_gives_the_profile_it_gives_event_by_event(suite, tenant, ctx):
+    _, client = suite
+    await feed(ctx, *a_log())
+    other = "+15555550702"
+    batch = [e.model_copy(update={"phone": other, "event_id": new_id()}) for e in a_log()]
+    await handle_events(batch + batch[:3], ctx)  # redelivered within the run: applied once
+    one_by_one, batched = await profile(client, tenant), await profile(client, tenant, other)
+    assert {**batched, "phone": P} == one_by_one
+
+
+async def test_an_imported_subscriber_gets_consent_labels_and_attributes_in_one_event(suite, tenant, ctx):
+    _, client = suite
+    imported = fact(P, at(0), "imported", consent="opted_in", program_id="default",
+                    labels=("VIP", "interest:shoes", "has spaces"), attributes={"city": "Austin"})
+    await handle_events([imported, imported,
+                         fact(P, at(1), "label_removed", label="vip"),  # later in the same run
+                         fact(P, at(2), "imported", labels=("vip",), attributes={"city": "Paris"})],
+                        ctx)
+    got = await profile(client, tenant)
+    assert got["consent"] == "opted_in"
+    assert got["labels"] == ["interest:shoes", "vip"] and got["attributes"] == {"city": "Paris"}
+    await handle_events([fact(P, at(3), "label_removed", label="vip"), imported], ctx)
+    assert (await profile(client, tenant))["labels"] == ["interest:shoes"], "an event applies once"
 
 
 async def test_labels_and_attributes_over_rest(suite, tenant):

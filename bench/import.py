@@ -1,11 +1,11 @@
 """Bulk import: rows per second importing subscribers from CSV, and peak memory as the file grows.
 
-Generates a CSV (phone, opted_in_at, source, consent_text, labels, one attribute), uploads it through
-the real API (streamed), and follows the job to the end (`rows_per_s`: upload, validation and
-consent applied) and on until segmentation holds every profile (`profiles_per_s`), on memory+SQLite
-and, when the test servers are up (`make bench`), on Kafka+PostgreSQL. Peak memory is the process's resident peak
-(ru_maxrss), measured per size in a fresh process so the figures compare: it must stay flat as
-the file grows.
+Generates a CSV (phone, opted_in_at, source, consent_text, labels, one attribute), uploads it
+through the real API (streamed), and follows the job to the end (`rows_per_s`: upload, validation
+and consent applied) and on until segmentation holds every profile (`profiles_per_s`), on
+memory+SQLite and, when the test servers are up (`make bench`), on Kafka+PostgreSQL. Peak memory
+is the process's resident peak (ru_maxrss), measured per size in a fresh process so the figures
+compare: it must stay flat as the file grows.
 
     python -m bench.import                 # 1,000,000 rows per profile (the issue's figure)
     python -m bench.import --rows 200000   # a quicker run

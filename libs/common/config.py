@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     consent_retention_days: int = Field(
         1461, ge=1461, description="Days consent evidence is kept (TCPA: at least four years).")
     import_max_bytes: int = Field(512 * 1024 * 1024, ge=1, description="Largest bulk import upload.")
+    ledger_retention_days: int = Field(
+        30, ge=1, description="Days the dedupe ledgers (processed events, accepted carrier ids, early "
+                              "receipts) keep a row; keep it above the Kafka retention.")
     log_format: Literal["auto", "json", "console"] = Field("auto", description="Log renderer.")
     log_level: str = Field("INFO", description="Log level.")
     simulator: bool = Field(True, description="Serve the simulated carrier (embedded, demos).")

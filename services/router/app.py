@@ -1,9 +1,11 @@
 """Router wiring: consumes sms.inbound, link.clicked, campaign.enrolled and carrier opt-outs on
 subscriber.events; fires timers, forwards
-webhooks, runs imports and evidence retention; serves /v1/tenants, /v1/campaigns, /v1/flows,
+webhooks, runs imports, evidence retention and ledger pruning; serves /v1/tenants, /v1/campaigns, /v1/flows,
 /v1/conversations, /v1/programs, /v1/opt-ins, /v1/consent, /v1/dnc and /v1/imports."""
 
+from libs.common.db.models.router import ProcessedInbound
 from libs.common.events import campaign_enrolled, link_clicked, sms_inbound, subscriber_events
+from libs.common.ledgers import Ledger, pruning_loop
 from libs.common.service import Service, Subscription
 from services.router import (
     api,
@@ -33,5 +35,5 @@ def service() -> Service:
         ],
         startup=[demo.ensure_demo_tenant],
         loops=[timers.timer_loop, forwarding.forwarding_loop, import_jobs.resume_loop,
-               retention.retention_loop],
+               retention.retention_loop, pruning_loop(Ledger(ProcessedInbound.processed_at))],
     )

@@ -166,8 +166,7 @@ async def _apply(ctx: Ctx, tenant_id: str, job_id: str, file_name: str,
         if new_consents:
             await session.execute(insert(Consent.__table__), list(new_consents.values()))
         await _errors_in(session, job_id, errors)
-        for event in events:
-            await ctx.bus.emit(event)
+        await ctx.bus.emit_many(events)
     return applied, unchanged, len(errors)
 
 

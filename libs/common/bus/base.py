@@ -102,3 +102,9 @@ class Bus(abc.ABC):
     async def emit(self, event: Event) -> None:
         """Publish an event on its own topic under its subscriber key."""
         await self.publish(event.TOPIC, event.key, event)
+
+    async def emit_many(self, events: Sequence[Event]) -> None:
+        """Publish events in order, returning once all are durable (Kafka overrides this to wait
+        for them together rather than one round trip each)."""
+        for event in events:
+            await self.emit(event)

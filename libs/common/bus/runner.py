@@ -15,6 +15,7 @@ a batch that failed halfway and is replayed event by event applies each event on
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import structlog
 from pydantic import ValidationError
@@ -34,6 +35,8 @@ class Publisher:
     async def publish_raw(
         self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None
     ) -> None: ...
+
+    async def emit_many(self, events: Sequence[Event]) -> None: ...
 
 
 async def process_record(
@@ -96,8 +99,7 @@ async def process_records(
         produced = await _try_batch(records, batch_handler, model or MODELS.get(topic_name),
                                     topic_name, group)
         if produced is not None:
-            for out in produced:
-                await publisher.publish(out.TOPIC, out.key, out)
+            await publisher.emit_many(produced)
             BUS_HANDLED.labels(topic=topic_name, group=group).inc(len(records))
             return
     for record in records:

@@ -238,3 +238,16 @@ async def test_a_failing_batch_is_replayed_one_by_one_and_only_the_poison_event_
     assert sorted(batched + singles) == [n for n in range(50) if n != 25]
     assert 24 in singles and 26 in singles, "the failed run went through the single handler"
     assert "poison" in dead[0].headers["parley-error"] and dead[0].headers["parley-tries"] == "3"
+
+
+async def test_emit_many_publishes_every_event_in_order_per_key(bus):
+    seen: dict[str, list[int]] = defaultdict(list)
+
+    async def handler(event):
+        seen[event.phone].append(int(event.body))
+
+    await bus.consume(TOPIC, "many", handler)
+    await bus.emit_many([inbound(n, 20 + n % 3) for n in range(300)])
+    await eventually(lambda: _async(sum(len(v) for v in seen.values()) >= 300))
+    for k in range(3):
+        assert seen[f"+1555555{20 + k:04d}"] == [n for n in range(300) if n % 3 == k]

@@ -60,7 +60,7 @@ class ProcessedInbound(Base):
     carrier: Mapped[str] = mapped_column(String(32), primary_key=True)
     carrier_message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     events: Mapped[list[Any]] = mapped_column(JSON)
-    processed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)  # ledger pruning
 
 
 class CampaignRule(Base):

@@ -154,7 +154,7 @@ class DeliveryReceipt(Base):
     carrier: Mapped[str] = mapped_column(String(32), primary_key=True)
     carrier_message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
-    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)  # ledger pruning
 
 
 class Interaction(Base):
@@ -317,4 +317,4 @@ class ProcessedEvent(Base):
     __tablename__ = "segmentation_processed_event"
 
     event_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)  # ledger pruning

@@ -148,7 +148,7 @@ class PendingReceipt(Base):
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(32))
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)  # ledger pruning
 
 
 class SimulatedMessage(Base):

@@ -15,6 +15,10 @@
 # Override the binary directory with PARLEY_PG_BIN.
 set -euo pipefail
 
+SCRIPT_NAME="postgres.sh"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN_DIR="${PARLEY_RUN_DIR:-$REPO_ROOT/.run}"
 PG_RUN="$RUN_DIR/postgres"
@@ -26,10 +30,6 @@ DB_NAME="parley"
 DB_USER="parley"
 PG_VERSION="15"
 
-log() { printf 'postgres.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-is_root() { [ "$(id -u)" -eq 0 ]; }
 
 # --- binaries -----------------------------------------------------------------
 
@@ -110,21 +110,6 @@ give_to_pg() {
 
 # --- helpers ------------------------------------------------------------------
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# kill -0 also succeeds for a zombie, which counts as gone here.
-alive() {
-  local pid="$1" state=""
-  kill -0 "$pid" 2>/dev/null || return 1
-  if [ -r "/proc/$pid/stat" ]; then
-    state="$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)"
-    [ "$state" != "Z" ] || return 1
-  fi
-  return 0
-}
-
 read_pid() {
   local pid=""
   if [ -s "$PID_FILE" ]; then
@@ -146,12 +131,6 @@ pid_is_ours() {
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$datadir" || return 1
   fi
   return 0
-}
-
-print_env() {
-  if [ -s "$ENV_FILE" ]; then
-    cat "$ENV_FILE"
-  fi
 }
 
 # --- commands -----------------------------------------------------------------
@@ -280,7 +259,7 @@ EOF
   give_to_pg "$datadir"
 
   for attempt in 1 2 3; do
-    port="$(free_port)"
+    port="$(free_ports 1)"
     log "starting on 127.0.0.1:$port"
     if as_pg "$pg_bin/pg_ctl" -D "$datadir" -l "$LOG_FILE" -o "-p $port" -w -t 60 start >/dev/null 2>&1; then
       started=1
@@ -317,12 +296,4 @@ EOF
   print_env
 }
 
-case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
-  *)
-    echo "usage: $0 {start|stop|status}" >&2
-    exit 2
-    ;;
-esac
+dispatch "$@"

@@ -47,8 +47,8 @@ class PrivateBroker:
 
     def start_fresh(self) -> None:
         self.script("start")
-        env_line = (self.run_dir / "kafka.env").read_text().strip()
-        self.bootstrap = env_line.split("=", 1)[1]
+        lines = (self.run_dir / "kafka.env").read_text().split()
+        self.bootstrap = dict(line.split("=", 1) for line in lines)["PARLEY_TEST_KAFKA_BOOTSTRAP"]
 
     async def stop(self) -> list[bytes]:
         """SIGTERM by pid (a clean shutdown keeps the data); returns its command line."""

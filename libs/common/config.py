@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
     topic_prefix: str = Field("", description="Prefix for every topic name (shared clusters).")
     partitions: int = Field(8, ge=1, description="Partitions per topic when Parley creates them.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How the services connect to Kafka; managed clusters mostly want SASL_SSL.")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism (with a SASL_* protocol).")
+    kafka_sasl_username: str | None = Field(None, description="SASL user name (with a SASL_* protocol).")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (with a SASL_* protocol).")
+    kafka_ssl_cafile: str | None = Field(
+        None, description="CA bundle for the brokers' certificates (SSL/SASL_SSL); default: the system's.")
+    kafka_ssl_certfile: str | None = Field(
+        None, description="Client certificate, for brokers that require mutual TLS.")
+    kafka_ssl_keyfile: str | None = Field(None, description="Private key of the client certificate.")
     kafka_replication_factor: int = Field(
         1, ge=1, description="Replicas per topic when Parley creates them (3 on a production cluster).")
     bus_max_tries: int = Field(5, ge=1, description="Handler tries before a dead-letter topic.")

@@ -24,6 +24,7 @@ MetricName = Literal[
     "parley_webhooks_total",
     "parley_webhook_seconds",
     "parley_messages_sent_total",
+    "parley_link_clicks_total",
 ]
 
 
@@ -42,6 +43,12 @@ WEBHOOKS = Counter(
 WEBHOOK_SECONDS = Histogram(
     _name("parley_webhook_seconds"), "Webhook request to answer", ["carrier"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+)
+LINK_CLICKS = Counter(
+    _name("parley_link_clicks_total"),
+    "Tracked-link taps by outcome: click (a person), bot (a preview), unknown, expired, "
+    "unavailable (database down), click_lost (redirected, but the bus could not take the event)",
+    ["outcome"],
 )
 MESSAGES_SENT = Counter(
     _name("parley_messages_sent_total"), "Outbound actions by outcome", ["carrier", "outcome"]

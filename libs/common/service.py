@@ -46,6 +46,9 @@ class Ctx:
     sessions: async_sessionmaker
     clock: Callable[[], datetime] = utcnow
     state: dict[str, Any] = field(default_factory=dict)
+    # Per-process resources a service opened lazily (an HTTP pool): closed after the consumers
+    # stopped, before the database.
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ async def open_ctx(settings: Settings, client_id: str = "parley") -> Ctx:
 
 async def close_ctx(ctx: Ctx) -> None:
     await ctx.bus.stop()
+    for close in reversed(ctx.closers):
+        with contextlib.suppress(Exception):
+            await close()
     await ctx.engine.dispose()
 
 

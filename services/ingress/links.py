@@ -4,7 +4,7 @@ Link previews are not clicks: HEAD requests, requests without a user agent and t
 known unfurlers and crawlers (iMessage and WhatsApp previews, Slack, Facebook, Twitter/X…) are
 recorded with `is_bot=True` so that they do not count. The redirect never waits for the bus: the
 event is published after the answer went out, and a failed publish is logged and counted
-(`parley_webhooks_total{carrier="link",outcome="click_lost"}`) rather than making a person wait
+(`parley_link_clicks_total{outcome="click_lost"}`) rather than making a person wait
 or fail. Unknown codes get a 404 page and expired links a 410 page, never a 500.
 
 The `link` table belongs to the sender, which creates a row per subscriber and message; ingress only
@@ -27,7 +27,7 @@ from starlette.background import BackgroundTask
 from libs.common.bus import BusUnavailable
 from libs.common.db.models.sender import Link
 from libs.common.events.link_clicked import LinkClicked
-from libs.common.observability import WEBHOOKS
+from libs.common.observability import LINK_CLICKS
 from libs.common.phone import mask
 from libs.common.service import Ctx
 from services.ingress import store
@@ -83,7 +83,7 @@ def page(status: int) -> HTMLResponse:
 
 
 def _count(outcome: str) -> None:
-    WEBHOOKS.labels(carrier="link", kind="click", outcome=outcome).inc()
+    LINK_CLICKS.labels(outcome=outcome).inc()
 
 
 async def _publish(ctx: Ctx, event: LinkClicked) -> None:

@@ -62,6 +62,7 @@ class Tools:
 def tools(ctx: Ctx) -> Tools:
     if "sender" not in ctx.state:
         ctx.state["sender"] = Tools(new_http_client(ctx.settings.carrier_timeout_s))
+        ctx.closers.append(ctx.state["sender"].http.aclose)
     return ctx.state["sender"]
 
 

@@ -8,11 +8,13 @@ def make_bus(settings: Settings, client_id: str = "parley") -> Bus:
     backoff = settings.bus_retry_backoff_ms / 1000
     if settings.bus == "kafka":
         from libs.common.bus.kafka import KafkaBus
+        from libs.common.bus.kafka_security import client_options
 
         return KafkaBus(settings.kafka_bootstrap, partitions=settings.partitions,
                         replication_factor=settings.kafka_replication_factor,
                         max_tries=settings.bus_max_tries, backoff_s=backoff,
-                        topic_prefix=settings.topic_prefix, client_id=client_id)
+                        topic_prefix=settings.topic_prefix, client_id=client_id,
+                        security=client_options(settings))
     from libs.common.bus.memory import MemoryBus
 
     return MemoryBus(partitions=settings.partitions, max_tries=settings.bus_max_tries,

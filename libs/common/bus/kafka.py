@@ -37,7 +37,8 @@ class KafkaBus(Bus):
     def __init__(self, bootstrap: str, *, partitions: int = 8, replication_factor: int = 1,
                  max_tries: int = 5,
                  backoff_s: float = 0.05, topic_prefix: str = "",
-                 publish_timeout_s: float = 5.0, client_id: str = "parley") -> None:
+                 publish_timeout_s: float = 5.0, client_id: str = "parley",
+                 security: dict | None = None) -> None:
         self.bootstrap = bootstrap
         self.partitions = partitions
         self.replication_factor = replication_factor
@@ -46,15 +47,25 @@ class KafkaBus(Bus):
         self.topic_prefix = topic_prefix
         self.publish_timeout_s = publish_timeout_s
         self.client_id = client_id
+        self.security = security or {}  # kafka_security.client_options: for every client
         self._producer: AIOKafkaProducer | None = None
         self._consumers: list[KafkaConsumer] = []
 
     async def start(self) -> None:
-        await self.ensure_topics(TOPICS)
+        try:
+            await self.ensure_topics(TOPICS)
+        except KafkaError as exc:
+            # aiokafka logs the cause (refused, authentication failed) and raises "unable to
+            # bootstrap": say which settings decide how we connect
+            raise BusUnavailable(
+                f"cannot reach Kafka at {self.bootstrap} over "
+                f"{self.security.get('security_protocol', 'PLAINTEXT')}: {exc}. Check "
+                "PARLEY_KAFKA_BOOTSTRAP, PARLEY_KAFKA_SECURITY_PROTOCOL and its SASL/SSL settings "
+                "(the log above has the broker's answer)") from exc
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap, client_id=self.client_id,
             enable_idempotence=True, acks="all", linger_ms=1,
-            request_timeout_ms=int(self.publish_timeout_s * 1000),
+            request_timeout_ms=int(self.publish_timeout_s * 1000), **self.security,
         )
         await self._producer.start()
 
@@ -66,7 +77,8 @@ class KafkaBus(Bus):
             self._producer = None
 
     async def ensure_topics(self, topics) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id,
+                                    **self.security)
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -141,7 +153,7 @@ class KafkaConsumer(Consumer):
             bus.topic_prefix + topic, bootstrap_servers=bus.bootstrap,
             group_id=f"{bus.topic_prefix}{group}.{topic}",
             client_id=f"{bus.client_id}-{group}", enable_auto_commit=False,
-            auto_offset_reset="earliest", isolation_level="read_committed",
+            auto_offset_reset="earliest", isolation_level="read_committed", **bus.security,
         )
         self._stopping = False
         self._task: asyncio.Task | None = None

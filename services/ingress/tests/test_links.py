@@ -10,6 +10,7 @@ import pytest
 from libs.common.bus import BusUnavailable
 from libs.common.db.models.sender import Link
 from libs.common.events import link_clicked
+from libs.common.observability import LINK_CLICKS
 from libs.common.testing.app import eventually
 from services.ingress.links import bot_reason
 
@@ -96,3 +97,28 @@ def test_ordinary_browsers_are_people():
     android = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
                "Chrome/120.0 Mobile Safari/537.36")
     assert bot_reason("GET", android) is None
+
+
+def counted() -> dict[str, float]:
+    return {s.labels["outcome"]: s.value for metric in LINK_CLICKS.collect() for s in metric.samples
+            if s.name.endswith("_total")}
+
+
+async def test_every_tap_is_counted_by_outcome(ingress, probe, monkeypatch):
+    app, client = ingress
+    await add_link(app.state.ctx)
+    await add_link(app.state.ctx, "expired1", expires_at=app.state.ctx.clock() - timedelta(seconds=1))
+    before = counted()
+    await client.get("/l/k3J9xQ2m", headers={"User-Agent": IPHONE})
+    await client.head("/l/k3J9xQ2m", headers={"User-Agent": IPHONE})
+    await client.get("/l/unknown1", headers={"User-Agent": IPHONE})
+    await client.get("/l/expired1", headers={"User-Agent": IPHONE})
+
+    async def broken(*args, **kwargs):
+        raise BusUnavailable("broker down")
+
+    monkeypatch.setattr(app.state.ctx.bus, "publish", broken)
+    await client.get("/l/k3J9xQ2m", headers={"User-Agent": IPHONE})
+    after = counted()
+    assert {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)} \
+        == {"click": 1, "bot": 1, "unknown": 1, "expired": 1, "click_lost": 1}

@@ -153,3 +153,14 @@ async def test_numbers_register_with_carrier_type_and_rate_and_can_be_removed(su
     assert listed["+18005550100"]["number_type"] == "toll_free"
     assert (await client.delete("/v1/numbers/+18005550100", headers=tenant)).status_code == 204
     assert (await client.delete("/v1/numbers/+18005550100", headers=tenant)).status_code == 404
+
+
+async def test_the_carrier_http_pool_is_closed_when_the_service_stops(settings):
+    from libs.common.testing.app import running
+    from services.embedded import all_services
+    from services.sender.sending import tools
+
+    async with running(all_services(), settings) as (app, _):
+        pool = tools(app.state.ctx).http
+        assert not pool.is_closed
+    assert pool.is_closed

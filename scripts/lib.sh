@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# Helpers shared by scripts/postgres.sh and scripts/kafka.sh (sourced, not run). The sourcing
+# script sets SCRIPT_NAME and ENV_FILE first and defines cmd_start, cmd_stop and cmd_status.
+
+log() { printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# Prints N distinct free TCP ports on 127.0.0.1.
+free_ports() {
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()
+PY
+}
+
+# kill -0 also succeeds for a zombie, which counts as gone here.
+alive() {
+  local pid="$1" state=""
+  kill -0 "$pid" 2>/dev/null || return 1
+  if [ -r "/proc/$pid/stat" ]; then
+    state="$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)"
+    [ "$state" != "Z" ] || return 1
+  fi
+  return 0
+}
+
+print_env() {
+  if [ -s "$ENV_FILE" ]; then
+    cat "$ENV_FILE"
+  fi
+}
+
+dispatch() {
+  case "${1:-}" in
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    *)
+      echo "usage: $0 {start|stop|status}" >&2
+      exit 2
+      ;;
+  esac
+}

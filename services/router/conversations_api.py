@@ -1,6 +1,8 @@
-"""/v1/conversations: the agent's desk. The queue (oldest first, with the reason), a conversation
-and its transcript, replying (sent through the sender like any message) and resolving (hands the
-conversation back to automation at its step, or closes it when there is no flow to resume)."""
+"""/v1/conversations: the agent's desk. The queue (oldest first, with the reason; all of it, one
+agent's, or the unclaimed part), a conversation and its transcript, claiming (one agent owns a
+conversation; another takes it over only on purpose), replying (sent through the sender like any
+message) and resolving (hands the conversation back to automation at its step, or closes it when
+there is no flow to resume)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import uuid
 
 from fastapi import APIRouter, Header, HTTPException, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from libs.common.auth import TenantDep
 from libs.common.db.models.router import Conversation, TranscriptLine
@@ -20,8 +22,18 @@ from services.router import consumer, store
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
 
+AGENT = "The agent's id in your desk (e.g. an email address)."
+
+
 class AgentReply(BaseModel):
     body: str = Field(min_length=1, max_length=1600)
+    # when given, it must be the agent the conversation is assigned to
+    agent: str | None = Field(None, min_length=1, max_length=128, description=AGENT)
+
+
+class Claim(BaseModel):
+    agent: str = Field(min_length=1, max_length=128, description=AGENT)
+    take_over: bool = Field(False, description="Take it from the agent who holds it.")
 
 
 class StartFlow(BaseModel):
@@ -33,7 +45,8 @@ def _out(row: Conversation) -> dict:
     return {"id": row.id, "phone": row.phone, "flow_id": row.flow_id, "step": row.step,
             "status": row.status, "reason": row.handoff_reason, "handed_off_at": row.handed_off_at,
             "started_at": row.started_at, "updated_at": row.updated_at, "variables": row.variables,
-            "end_reason": row.end_reason, "campaign_id": row.campaign_id}
+            "end_reason": row.end_reason, "campaign_id": row.campaign_id,
+            "assignee": row.assignee, "assigned_at": row.assigned_at}
 
 
 def _phone(raw: str) -> str:
@@ -53,10 +66,16 @@ async def _own(session, tenant_id: str, conversation_id: str) -> Conversation:
 @router.get("")
 async def list_conversations(tenant_id: TenantDep, ctx: CtxDep,
                              status: str | None = Query(None, description="agent = the queue"),
+                             assignee: str | None = Query(None, description="one agent's conversations"),
+                             unassigned: bool = Query(False, description="only those nobody claimed"),
                              phone: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> list:
     query = select(Conversation).where(Conversation.tenant_id == tenant_id)
     if status:
         query = query.where(Conversation.status == status)
+    if assignee:
+        query = query.where(Conversation.assignee == assignee)
+    if unassigned:
+        query = query.where(Conversation.assignee.is_(None))
     if phone:
         query = query.where(Conversation.phone == _phone(phone))
     order = (Conversation.handed_off_at, Conversation.id) if status == "agent" else (
@@ -72,8 +91,8 @@ async def get_conversation(conversation_id: str, tenant_id: TenantDep, ctx: CtxD
         row = await _own(session, tenant_id, conversation_id)
         lines = await session.scalars(select(TranscriptLine).where(
             TranscriptLine.conversation_id == conversation_id).order_by(TranscriptLine.id))
-        transcript = [{"direction": t.direction, "author": t.author, "body": t.body, "at": t.at}
-                      for t in lines]
+        transcript = [{"direction": t.direction, "author": t.author, "agent": t.agent,
+                       "body": t.body, "at": t.at} for t in lines]
     return {**_out(row), "transcript": transcript}
 
 
@@ -82,12 +101,16 @@ async def agent_reply(conversation_id: str, body: AgentReply, tenant_id: TenantD
                       idempotency_key: str | None = Header(None)) -> dict:
     async with ctx.sessions() as session, session.begin():
         row = await _own(session, tenant_id, conversation_id)
+        if body.agent and row.assignee and body.agent != row.assignee:
+            raise HTTPException(409, f"the conversation is assigned to {row.assignee!r}: claim it "
+                                     "with take_over first")
         if await store.consent(session, tenant_id, row.phone) == "opted_out":
             raise HTTPException(409, "the subscriber opted out: no message can be sent")
         action = uuid.uuid5(uuid.NAMESPACE_URL, f"agent:{conversation_id}:{idempotency_key}").hex \
             if idempotency_key else uuid.uuid4().hex
         session.add(TranscriptLine(tenant_id=tenant_id, phone=row.phone, conversation_id=row.id,
-                                   direction="out", author="agent", body=body.body, at=ctx.clock()))
+                                   direction="out", author="agent", agent=body.agent or row.assignee,
+                                   body=body.body, at=ctx.clock()))
         cmd = SendSms(tenant_id=tenant_id, phone=row.phone, body=body.body, kind="reply",
                       action_id=action, flow_id=row.flow_id, step=row.step, campaign_id=row.campaign_id)
         await ctx.bus.emit(cmd)  # inside the transaction: no transcript line without its message
@@ -103,6 +126,44 @@ async def resolve(conversation_id: str, tenant_id: TenantDep, ctx: CtxDep) -> di
         row.status = "active" if row.flow_id and row.step else "ended"
         row.end_reason = None if row.status == "active" else "resolved by agent"
         row.fallbacks, row.updated_at = 0, ctx.clock()
+        row.assignee = row.assigned_at = None  # a later handoff is a new queue entry
+        return _out(row)
+
+
+@router.post("/{conversation_id}/claim")
+async def claim(conversation_id: str, body: Claim, tenant_id: TenantDep, ctx: CtxDep) -> dict:
+    """Assign a queued conversation to an agent. Claiming one you hold is a no-op; one another
+    agent holds is 409 unless `take_over`. Two agents claiming at once: one wins (a conditional
+    update), the other gets the 409."""
+    async with ctx.sessions() as session, session.begin():
+        row = await _own(session, tenant_id, conversation_id)
+        if row.status != "agent":
+            raise HTTPException(409, f"conversation is {row.status}, not waiting for an agent")
+        if row.assignee == body.agent:
+            return _out(row)
+        query = update(Conversation).where(Conversation.id == conversation_id,
+                                           Conversation.status == "agent")
+        if not body.take_over:
+            query = query.where(or_(Conversation.assignee.is_(None),
+                                    Conversation.assignee == body.agent))
+        now = ctx.clock()
+        result = await session.execute(query.values(assignee=body.agent, assigned_at=now, updated_at=now)
+                                       .execution_options(synchronize_session=False))
+        if result.rowcount == 0:
+            await session.refresh(row)
+            raise HTTPException(409, f"the conversation is assigned to {row.assignee!r} "
+                                     "(take_over to take it)")
+        await session.refresh(row)
+        return _out(row)
+
+
+@router.post("/{conversation_id}/release")
+async def release(conversation_id: str, tenant_id: TenantDep, ctx: CtxDep) -> dict:
+    """Put a claimed conversation back in the unclaimed queue (it keeps its place)."""
+    async with ctx.sessions() as session, session.begin():
+        row = await _own(session, tenant_id, conversation_id)
+        row.assignee = row.assigned_at = None
+        row.updated_at = ctx.clock()
         return _out(row)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -117,3 +118,70 @@ async def test_starting_an_unknown_flow_or_for_an_opted_out_number_is_refused(de
     resp = await client.post("/v1/conversations/start", headers=headers,
                              json={"phone": phone.number, "flow_id": "feedback"})
     assert resp.status_code == 409
+
+
+async def _queued(desk, *numbers: str) -> list[dict]:
+    """Conversations handed to the desk (feedback flow, score 1), oldest first."""
+    ctx, client, headers = desk
+    for n, number in enumerate(numbers):
+        phone = Phone(client, number)
+        await client.post("/v1/conversations/start", headers=headers,
+                          json={"phone": number, "flow_id": "feedback"})
+        await phone.receive()
+        ctx.clock.advance(minutes=n + 1)
+        await phone.text("1")
+        await phone.receive()
+    return await eventually(lambda: _at_least(queue(client, headers), len(numbers)))
+
+
+async def test_agents_claim_conversations_and_see_their_own_and_the_unclaimed_queue(desk):
+    _ctx, client, headers = desk
+    first, second = await _queued(desk, "+15555550411", "+15555550412")
+    url = f"/v1/conversations/{first['id']}"
+
+    ana, bob = {"agent": "ana@acme.test"}, {"agent": "bob@acme.test"}
+    claimed = await client.post(f"{url}/claim", headers=headers, json=ana)
+    assert claimed.status_code == 200 and claimed.json()["assignee"] == "ana@acme.test"
+    assert (await client.post(f"{url}/claim", headers=headers, json=ana)).status_code == 200
+
+    async def listed(**params):
+        resp = await client.get("/v1/conversations", headers=headers, params={"status": "agent", **params})
+        return [c["id"] for c in resp.json()]
+
+    assert await listed(unassigned="true") == [second["id"]]
+    assert await listed(assignee="ana@acme.test") == [first["id"]]
+
+    taken = await client.post(f"{url}/claim", headers=headers, json=bob)
+    assert taken.status_code == 409 and "ana@acme.test" in taken.text
+    wrong = await client.post(f"{url}/reply", headers=headers, json={"body": "hi", "agent": "bob@acme.test"})
+    assert wrong.status_code == 409
+    assert (await client.post(f"{url}/reply", headers=headers,
+                              json={"body": "Hi, Ana here.", "agent": "ana@acme.test"})).status_code == 202
+
+    replies = [t for t in (await client.get(url, headers=headers)).json()["transcript"]
+               if t["author"] == "agent"]
+    assert [(t["agent"], t["body"]) for t in replies] == [("ana@acme.test", "Hi, Ana here.")]
+
+    over = await client.post(f"{url}/claim", headers=headers, json={**bob, "take_over": True})
+    assert over.json()["assignee"] == "bob@acme.test"
+    released = await client.post(f"{url}/release", headers=headers)
+    assert released.json()["assignee"] is None
+    assert await listed(unassigned="true") == [first["id"], second["id"]], "it keeps its place"
+
+    await client.post(f"{url}/claim", headers=headers, json=bob)
+    resolved = await client.post(f"{url}/resolve", headers=headers)
+    assert resolved.json()["assignee"] is None
+    late = await client.post(f"{url}/claim", headers=headers, json=ana)
+    assert late.status_code == 409 and "not waiting for an agent" in late.text
+
+
+async def test_two_agents_claiming_at_once_one_wins(desk):
+    _ctx, client, headers = desk
+    (entry,) = await _queued(desk, "+15555550413")
+    url = f"/v1/conversations/{entry['id']}/claim"
+    answers = await asyncio.gather(*(client.post(url, headers=headers, json={"agent": agent})
+                                     for agent in ("ana@acme.test", "bob@acme.test")))
+    assert sorted(r.status_code for r in answers) == [200, 409]
+    winner = next(r.json()["assignee"] for r in answers if r.status_code == 200)
+    convo = (await client.get(f"/v1/conversations/{entry['id']}", headers=headers)).json()
+    assert convo["assignee"] == winner

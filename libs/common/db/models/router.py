@@ -102,6 +102,8 @@ class Conversation(Base):
     variant: Mapped[str | None] = mapped_column(String(64))
     handoff_reason: Mapped[str | None] = mapped_column(String(200))
     handed_off_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    assignee: Mapped[str | None] = mapped_column(String(128))  # the agent who claimed it
+    assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     end_reason: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -109,6 +111,7 @@ class Conversation(Base):
     __table_args__ = (
         Index("ix_conversation_open", "tenant_id", "phone", "status"),
         Index("ix_conversation_queue", "tenant_id", "status", "handed_off_at"),
+        Index("ix_conversation_assignee", "tenant_id", "assignee", "status"),
     )
 
 
@@ -121,6 +124,7 @@ class TranscriptLine(Base):
     conversation_id: Mapped[str | None] = mapped_column(String(32), index=True)
     direction: Mapped[str] = mapped_column(String(8))  # in | out
     author: Mapped[str] = mapped_column(String(16))  # subscriber | automation | agent
+    agent: Mapped[str | None] = mapped_column(String(128))  # which agent, when they said
     body: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
 

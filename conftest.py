@@ -37,6 +37,21 @@ def admin_headers():
 
 
 @pytest.fixture
+async def playbooks(suite, tenant):
+    """Tenant `acme` with the shipped playbooks loaded and a hand-moved clock at START:
+    (ctx, client, headers). The scenario tests (flows, lifecycle, desk) start from here."""
+    from libs.common.testing.phone import START, Clock
+    from services.router.demo import load_playbooks
+
+    app, client = suite
+    ctx = app.state.ctx
+    ctx.clock = Clock(START)
+    async with ctx.sessions() as session, session.begin():
+        await load_playbooks(session, "acme", ctx.clock())  # default program: JOIN, welcome flow
+    return ctx, client, tenant
+
+
+@pytest.fixture
 async def tenant(suite):
     """A tenant `acme` with a simulated sending number; returns its auth headers."""
     _, client = suite

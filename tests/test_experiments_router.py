@@ -3,26 +3,19 @@ message carry the variant, and a promoted winner takes all traffic (both profile
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 
 from libs.common.db.models.router import Conversation
 from libs.common.db.models.sender import OutboundMessage
-from libs.common.testing.phone import Clock, Phone
+from libs.common.testing.phone import Phone
 from services.router import rules_cache
-from services.router.demo import load_playbooks
 
 PROMPTS = {"numbers": "Pick one: reply 1 (Shoes), 2 (Bags) or 3 (Jackets).",
            "words": "Shoes, bags or jackets? Reply 1, 2 or 3."}
 
 
-async def test_the_router_sends_variant_prompts_and_a_promoted_winner_takes_all(suite, tenant):
-    app, client = suite
-    ctx = app.state.ctx
-    ctx.clock = Clock(datetime(2026, 11, 20, 15, tzinfo=UTC))
-    async with ctx.sessions() as session, session.begin():
-        await load_playbooks(session, "acme", ctx.clock())
+async def test_the_router_sends_variant_prompts_and_a_promoted_winner_takes_all(playbooks):
+    ctx, client, tenant = playbooks
     resp = await client.post("/v1/experiments", headers=tenant, json={
         "id": "welcome-prompt", "name": "Welcome prompt", "flow_id": "welcome", "step": "ask",
         "allocation": "fixed", "auto_promote": False,

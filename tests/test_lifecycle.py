@@ -3,25 +3,15 @@ consent evidence, do-not-contact, and bulk import."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from libs.common.testing.app import eventually
-from libs.common.testing.phone import Clock, Phone
-from services.router.demo import load_playbooks
-
-START = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+from libs.common.testing.phone import Phone
 
 
 @pytest.fixture
-async def world(suite, tenant):
-    app, client = suite
-    ctx = app.state.ctx
-    ctx.clock = Clock(START)
-    async with ctx.sessions() as session, session.begin():
-        await load_playbooks(session, "acme", ctx.clock())  # default program: JOIN, welcome flow
-    return ctx, client, tenant
+def world(playbooks):
+    return playbooks
 
 
 async def consent_of(client, headers, phone):

@@ -3,8 +3,6 @@ ingress → bus → router → bus → sender → the phone. Timers run on a clo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from sqlalchemy import select
 
@@ -13,22 +11,15 @@ from libs.common.events import subscriber_events
 from libs.common.events.link_clicked import LinkClicked
 from libs.common.testing.app import eventually
 from libs.common.testing.consent import subscribe
-from libs.common.testing.phone import Clock, Phone
+from libs.common.testing.phone import Phone
 from services.router import timers
-from services.router.demo import load_playbooks
-
-START = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def world(suite, tenant):
-    """The suite with the playbooks loaded for `acme`, a hand-moved clock and a fact probe."""
-    app, client = suite
-    ctx = app.state.ctx
-    clock = Clock(START)
-    ctx.clock = clock
-    async with ctx.sessions() as session, session.begin():
-        await load_playbooks(session, "acme", clock())
+async def world(playbooks):
+    """The playbooks' world (see the root conftest) and a fact probe."""
+    ctx, client, _ = playbooks
+    clock = ctx.clock
     facts: list = []
 
     async def probe(event):

@@ -5,7 +5,6 @@ fire once even with two routers; the same inbound message is decided once."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -15,22 +14,16 @@ from libs.common.events.sms_inbound import InboundSms
 from libs.common.events.sms_outbound import SendSms
 from libs.common.testing.app import eventually, running
 from libs.common.testing.consent import subscribe
-from libs.common.testing.phone import Clock, Phone
+from libs.common.testing.phone import START, Clock, Phone
 from services.embedded import all_services
 from services.router import consumer, timers
 from services.router.demo import load_playbooks
 from services.sender.consumer import handle_outbound
 
-START = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-
 
 @pytest.fixture
-async def world(suite, tenant):
-    app, client = suite
-    ctx = app.state.ctx
-    ctx.clock = Clock(START)
-    async with ctx.sessions() as session, session.begin():
-        await load_playbooks(session, "acme", ctx.clock())
+def world(playbooks):
+    ctx, client, _ = playbooks
     return ctx, client
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from libs.common.testing.app import eventually
+
+# Where scenario tests start their hand-moved clock (a weekday afternoon: no quiet hours).
+START = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 @dataclass

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 
 from libs.common.testing.app import eventually
-from libs.common.testing.phone import Clock, Phone
-from services.router.demo import load_playbooks
+from libs.common.testing.phone import Phone
 
 
 @pytest.fixture
-async def desk(suite, tenant):
-    app, client = suite
-    ctx = app.state.ctx
-    ctx.clock = Clock(datetime(2026, 11, 20, 15, 0, tzinfo=UTC))
-    async with ctx.sessions() as session, session.begin():
-        await load_playbooks(session, "acme", ctx.clock())
-    return ctx, client, tenant
+def desk(playbooks):
+    return playbooks
 
 
 async def queue(client, headers):

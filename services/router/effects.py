@@ -111,7 +111,8 @@ class Effects:
     opt_in_requested: OptInRequested | None = None
     opt_in_resolved: tuple[str, str] | None = None  # (request id, confirmed | cancelled)
     conversations: dict[str, ConvState] = field(default_factory=dict)
-    cancel_timers_of: set[str] = field(default_factory=set)
+    cancel_timers_of: set[str] = field(default_factory=set)  # every pending timer of these
+    cancel_timer_kinds: set[tuple[str, str]] = field(default_factory=set)  # (conversation, kind)
     timers: list[TimerSpec] = field(default_factory=list)
     webhooks: list[WebhookCall] = field(default_factory=list)
     transcript: list[tuple[str | None, str, str, str]] = field(default_factory=list)

@@ -152,6 +152,12 @@ async def apply(session: AsyncSession, fx: Effects, *, source_text: str | None =
         await session.execute(update(Timer).where(
             Timer.conversation_id.in_(fx.cancel_timers_of), Timer.status == "pending")
             .values(status="cancelled"))
+    for conversation_id, kind in fx.cancel_timer_kinds:
+        if conversation_id not in fx.cancel_timers_of:
+            await session.execute(update(Timer).where(
+                Timer.conversation_id == conversation_id, Timer.kind == kind,
+                Timer.status == "pending").values(status="cancelled"))
+    if fx.cancel_timers_of or fx.cancel_timer_kinds:
         await session.flush()
     for spec in fx.timers:
         session.add(Timer(id=fx.next_id("timer"), tenant_id=fx.tenant_id, phone=fx.phone,

@@ -1,9 +1,10 @@
 """Per-tenant compiled rules and flows, rebuilt only when a definition changed.
 
 Compiling keyword tables and validating flows happens once per change, so matching a reply costs a
-few dict look-ups. A cached entry is trusted for `TTL_SECONDS` before its version is checked
-against the database again (one small query); this process's own API writes invalidate at once,
-so another replica sees a change within the TTL.
+few dict look-ups (so does recognising the tenant's own numbers, whose texts are ignored). A cached
+entry is trusted for `TTL_SECONDS` before its version is checked against the database again (one
+small query); this process's own API writes invalidate at once, so another replica, or a sending
+number registered with the sender, is seen within the TTL.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> Tenan
         return refreshed
     rules, flows, programs = await store.rules_and_flows(session, tenant_id)
     built = TenantRules.build(tenant_id, tenant.brand, rules, flows, programs or None,
+                              sending_numbers=await store.sending_numbers(session, tenant_id),
                               help_text=tenant.help_text,
                               opt_out_text=tenant.opt_out_text, opt_in_text=tenant.opt_in_text,
                               fallback_to_agent=tenant.fallback_to_agent)

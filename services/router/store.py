@@ -22,6 +22,7 @@ from libs.common.db.models.router import (
     Timer,
     TranscriptLine,
 )
+from libs.common.db.models.sender import SendingNumber
 from libs.common.db.models.tenancy import Tenant
 from services.router.effects import ConvState, Effects, PendingOptIn
 from services.router.flows.model import Flow, Rule
@@ -46,15 +47,23 @@ async def rules_and_flows(session: AsyncSession, tenant_id: str
 
 
 async def definitions_version(session: AsyncSession, tenant_id: str) -> tuple:
-    """Changes whenever a rule or flow of the tenant changes (cache key)."""
+    """Changes whenever a rule, flow, program or sending number of the tenant changes (cache key)."""
     r = await session.execute(select(func.count(), func.max(CampaignRule.updated_at))
                               .where(CampaignRule.tenant_id == tenant_id))
     f = await session.execute(select(func.count(), func.max(FlowDefinition.updated_at))
                               .where(FlowDefinition.tenant_id == tenant_id))
     p = await session.execute(select(func.count(), func.max(Program.updated_at))
                               .where(Program.tenant_id == tenant_id))
+    n = await session.execute(select(func.count(), func.max(SendingNumber.created_at))
+                              .where(SendingNumber.tenant_id == tenant_id))
     t = await session.scalar(select(Tenant.name).where(Tenant.id == tenant_id))
-    return (*r.one(), *f.one(), *p.one(), t)
+    return (*r.one(), *f.one(), *p.one(), *n.one(), t)
+
+
+async def sending_numbers(session: AsyncSession, tenant_id: str) -> list[str]:
+    """The tenant's registered sending numbers (the sender's table, read only)."""
+    return list(await session.scalars(select(SendingNumber.number)
+                                      .where(SendingNumber.tenant_id == tenant_id)))
 
 
 async def consent(session: AsyncSession, tenant_id: str, phone: str,

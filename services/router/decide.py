@@ -44,6 +44,9 @@ def default_opt_in(brand: str) -> str:
             f"Reply HELP for help, STOP to opt out.")
 
 
+DEFAULT_HANDOFF = "Thanks! A team member will reply shortly."
+
+
 @dataclass(frozen=True)
 class TenantRules:
     tenant_id: str
@@ -51,6 +54,7 @@ class TenantRules:
     help_text: str | None = None
     opt_out_text: str | None = None
     opt_in_text: str | None = None
+    handoff_text: str | None = None  # None: DEFAULT_HANDOFF; "": no acknowledgement
     fallback_to_agent: bool = False
     rules: tuple[Rule, ...] = ()
     flows: dict[str, Flow] = field(default_factory=dict)
@@ -100,6 +104,7 @@ class SubscriberState:
 def _effects(tenant: TenantRules, phone: str, now: datetime, seed: str, replying: bool,
              msg: InboundSms | None = None) -> Effects:
     return Effects(tenant.tenant_id, phone, now, seed, replying, brand=tenant.brand,
+                   handoff_text=DEFAULT_HANDOFF if tenant.handoff_text is None else tenant.handoff_text,
                    experiments=tenant.experiments,
                    in_reply_to=msg.carrier_message_id if msg else None,
                    reply_from=msg.to if msg else None)

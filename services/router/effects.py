@@ -96,6 +96,7 @@ class Effects:
     seed: str
     replying: bool  # triggered by the subscriber's own text: answers are replies, not marketing
     brand: str = ""
+    handoff_text: str = ""  # the acknowledgement a hand-off sends to the subscriber ("" = none)
     experiments: dict = field(default_factory=dict)  # (flow_id, step) → experiments.ExperimentView
     in_reply_to: str | None = None
     reply_from: str | None = None

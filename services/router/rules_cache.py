@@ -35,7 +35,7 @@ async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> Tenan
     if tenant is None:
         return None
     version = (*await store.definitions_version(session, tenant_id), tenant.brand, tenant.help_text,
-               tenant.opt_out_text, tenant.opt_in_text, tenant.fallback_to_agent)
+               tenant.opt_out_text, tenant.opt_in_text, tenant.handoff_text, tenant.fallback_to_agent)
     live = await experiments.load(session, tenant_id)  # counts move on: refreshed every TTL
     if hit is not None and hit[1] == version:
         refreshed = dataclasses.replace(hit[2], experiments=live)
@@ -46,6 +46,7 @@ async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> Tenan
                               sending_numbers=await store.sending_numbers(session, tenant_id),
                               help_text=tenant.help_text,
                               opt_out_text=tenant.opt_out_text, opt_in_text=tenant.opt_in_text,
+                              handoff_text=tenant.handoff_text,
                               fallback_to_agent=tenant.fallback_to_agent)
     built = dataclasses.replace(built, experiments=live)
     cache[tenant_id] = (time.monotonic(), version, built)

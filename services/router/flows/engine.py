@@ -229,7 +229,7 @@ def run_actions(fx: Effects, flow: Flow | None, conv: ConvState | None, actions:
                     "variables": dict(conv.variables) if conv else {}, "at": fx.now.isoformat()}))
             case "handoff":
                 if conv is not None:
-                    handoff(fx, conv, action.reason)
+                    handoff(fx, conv, action.reason, action.ack)
             case "end":
                 if conv is not None and flow is not None:
                     complete(fx, flow, conv)
@@ -240,11 +240,18 @@ def _automated(conv: ConvState, flow: Flow) -> bool:
     return conv.status == "active" and conv.flow_id == flow.id
 
 
-def handoff(fx: Effects, conv: ConvState, reason: str) -> None:
+def handoff(fx: Effects, conv: ConvState, reason: str, ack: str | None = None) -> None:
+    """A person takes over. The subscriber whose text caused it hears one acknowledgement (the
+    action's own `ack`, else the tenant's), never on a compliance path (its message says enough)
+    nor when they wrote nothing (a timer, a click, an API start)."""
+    first = conv.status != "agent"
     conv.status, conv.handoff_reason = "agent", reason
     fx.cancel_timers_of.add(conv.id)
     fx.touch(conv)
     fx.fact("handed_off", conv, reason=reason)
+    text = fx.handoff_text if ack is None else ack
+    if first and text and fx.replying and all(s.kind != "compliance" for s in fx.sends):
+        fx.send(fx.render(text, conv), "reply", conv)
 
 
 def complete(fx: Effects, flow: Flow, conv: ConvState) -> None:

@@ -206,7 +206,7 @@ async def _pending(ctx, kind):
 async def start_flow(client, headers, phone, flow_id):
     resp = await client.post("/v1/conversations/start", headers=headers,
                              json={"phone": phone, "flow_id": flow_id})
-    assert resp.status_code == 202, resp.text
+    assert resp.status_code in (200, 202), resp.text  # 202: still pending after 2 s
 
 
 async def test_feedback_high_score_gets_the_review_link(world, tenant):

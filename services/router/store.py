@@ -22,7 +22,7 @@ from libs.common.db.models.router import (
     Timer,
     TranscriptLine,
 )
-from libs.common.db.models.sender import SendingNumber
+from libs.common.db.models.sender import OutboundMessage, SendingNumber
 from libs.common.db.models.tenancy import Tenant
 from services.router.effects import ConvState, Effects, PendingOptIn
 from services.router.flows.model import Flow, Rule
@@ -58,6 +58,14 @@ async def definitions_version(session: AsyncSession, tenant_id: str) -> tuple:
                               .where(SendingNumber.tenant_id == tenant_id))
     t = await session.scalar(select(Tenant.name).where(Tenant.id == tenant_id))
     return (*r.one(), *f.one(), *p.one(), *n.one(), t)
+
+
+async def outbound_messages(session: AsyncSession, action_ids: list[str]) -> dict[str, OutboundMessage]:
+    """The sender's rows for these actions, by action id (the sender's table, read only)."""
+    if not action_ids:
+        return {}
+    rows = await session.scalars(select(OutboundMessage).where(OutboundMessage.action_id.in_(action_ids)))
+    return {row.action_id: row for row in rows}
 
 
 async def sending_numbers(session: AsyncSession, tenant_id: str) -> list[str]:

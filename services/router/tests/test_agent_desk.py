@@ -58,7 +58,7 @@ async def test_the_queue_lists_oldest_first_with_reasons_and_is_tenant_scoped(de
         phone = Phone(client, number)
         resp = await client.post("/v1/conversations/start", headers=headers,
                                  json={"phone": number, "flow_id": "feedback"})
-        assert resp.status_code == 202
+        assert resp.status_code in (200, 202), resp.text  # 202: still pending after 2 s
         await phone.receive()
         ctx.clock.advance(minutes=n + 1)
         await phone.text("1")

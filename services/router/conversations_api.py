@@ -169,7 +169,8 @@ async def release(conversation_id: str, tenant_id: TenantDep, ctx: CtxDep) -> di
         return _out(row)
 
 
-@router.post("/start", status_code=200)
+@router.post("/start", status_code=200, responses={
+    202: {"description": "Some messages are still pending: the sender gave no verdict within wait."}})
 async def start(body: StartFlow, tenant_id: TenantDep, ctx: CtxDep, response: Response,
                 idempotency_key: str | None = Header(None),
                 wait: float = Query(2.0, ge=0, le=10, description=(

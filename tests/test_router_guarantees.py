@@ -56,7 +56,7 @@ async def test_stop_while_an_agent_owns_the_conversation_still_opts_out(world, t
     phone = Phone(client, "+15555550202")
     resp = await client.post("/v1/conversations/start", headers=tenant,
                              json={"phone": phone.number, "flow_id": "feedback"})
-    assert resp.status_code == 202
+    assert resp.status_code in (200, 202), resp.text  # 202: still pending after 2 s
     await phone.receive()
     await phone.text("1")
     await phone.receive()  # apology; now with an agent

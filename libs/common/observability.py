@@ -25,6 +25,7 @@ MetricName = Literal[
     "parley_webhook_seconds",
     "parley_messages_sent_total",
     "parley_link_clicks_total",
+    "parley_router_ignored_inbound_total",
 ]
 
 
@@ -49,6 +50,11 @@ LINK_CLICKS = Counter(
     "Tracked-link taps by outcome: click (a person), bot (a preview), unknown, expired, "
     "unavailable (database down), click_lost (redirected, but the bus could not take the event)",
     ["outcome"],
+)
+IGNORED_INBOUND = Counter(
+    _name("parley_router_ignored_inbound_total"),
+    "Inbound texts the router ignored, by reason: own_number (sent by one of the tenant's own numbers)",
+    ["reason"],
 )
 MESSAGES_SENT = Counter(
     _name("parley_messages_sent_total"), "Outbound actions by outcome", ["carrier", "outcome"]

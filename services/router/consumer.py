@@ -16,6 +16,7 @@ from libs.common.events.campaign_enrolled import CampaignEnrolled
 from libs.common.events.link_clicked import LinkClicked
 from libs.common.events.sms_inbound import InboundSms
 from libs.common.events.subscriber_events import SubscriberEvent
+from libs.common.observability import IGNORED_INBOUND
 from libs.common.phone import mask
 from libs.common.service import Ctx
 from services.router import store
@@ -34,6 +35,10 @@ log = structlog.get_logger("parley.router")
 
 
 def _log(fx: Effects, trigger: str) -> None:
+    if fx.stage == "ignored":
+        IGNORED_INBOUND.labels(reason=fx.rule).inc()
+        log.warning("inbound_ignored", tenant=fx.tenant_id, phone=mask(fx.phone), reason=fx.rule)
+        return
     log.info("decided", tenant=fx.tenant_id, phone=mask(fx.phone), trigger=trigger, stage=fx.stage,
              rule=fx.rule, score=fx.score, sends=len(fx.sends))
 

@@ -6,9 +6,11 @@ there is no flow to resume)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Header, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select, update
 
@@ -17,7 +19,7 @@ from libs.common.db.models.router import Conversation, TranscriptLine
 from libs.common.events.sms_outbound import SendSms
 from libs.common.phone import InvalidPhone, to_e164
 from libs.common.service import CtxDep
-from services.router import consumer, store
+from services.router import consumer, outcomes, store
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
@@ -167,17 +169,42 @@ async def release(conversation_id: str, tenant_id: TenantDep, ctx: CtxDep) -> di
         return _out(row)
 
 
-@router.post("/start", status_code=202)
-async def start(body: StartFlow, tenant_id: TenantDep, ctx: CtxDep,
-                idempotency_key: str | None = Header(None)) -> dict:
-    """Start a flow for one subscriber (e.g. post-purchase feedback when an order ships)."""
+@router.post("/start", status_code=200, responses={
+    202: {"description": "Some messages are still pending: the sender gave no verdict within wait."}})
+async def start(body: StartFlow, tenant_id: TenantDep, ctx: CtxDep, response: Response,
+                idempotency_key: str | None = Header(None),
+                wait: float = Query(2.0, ge=0, le=10, description=(
+                    "Seconds to wait for the sender's verdict on each message."))) -> dict:
+    """Start a flow for one subscriber (e.g. post-purchase feedback when an order ships) and say
+    what became of each message: 200 once the sender decided on all of them, 202 when some are
+    still `pending` after `wait` seconds (look them up later at /v1/messages)."""
     phone = _phone(body.phone)
     async with ctx.sessions() as session:
-        if await store.consent(session, tenant_id, phone) == "opted_out":
+        consent = await store.consent(session, tenant_id, phone)
+        if consent == "opted_out":
             raise HTTPException(409, "the subscriber opted out")
         rules = await consumer.tenant_rules(ctx, session, tenant_id)
     if rules is None or rules.flow(body.flow_id) is None:
         raise HTTPException(404, f"unknown flow '{body.flow_id}'")
     events = await consumer.start_flow(ctx, tenant_id, phone, body.flow_id,
                                        idempotency_key or uuid.uuid4().hex)
-    return {"messages": sum(1 for e in events if isinstance(e, SendSms))}
+    verdicts = await _verdicts(ctx, [e for e in events if isinstance(e, SendSms)], wait)
+    if not all(v.settled for v in verdicts):
+        response.status_code = 202
+    return {"flow_id": body.flow_id, "phone": phone, "consent": consent,
+            "messages": [v.as_dict() for v in verdicts]}
+
+
+POLL_SECONDS = 0.05
+
+
+async def _verdicts(ctx, sends: list[SendSms], wait: float) -> list[outcomes.Verdict]:
+    """The sender's verdict on each message, polled until all are settled or `wait` is over."""
+    deadline = time.monotonic() + wait
+    while True:
+        async with ctx.sessions() as session:
+            rows = await store.outbound_messages(session, [s.action_id for s in sends])
+        verdicts = [outcomes.verdict(s, rows.get(s.action_id)) for s in sends]
+        if all(v.settled for v in verdicts) or time.monotonic() >= deadline:
+            return verdicts
+        await asyncio.sleep(POLL_SECONDS)

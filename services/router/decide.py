@@ -1,6 +1,6 @@
 """What a subscriber's message means and what to do: pure, no I/O, no clock reads.
 
-Order (DESIGN.md, "compliance first"):
+Order (DESIGN.md, "compliance first"), after ignoring texts from the tenant's own numbers (loops):
 1. compliance: opt-out (STOP family and plain-language revocations), HELP, opt back in;
 2. opted-out numbers get no automated answer;
 3. a conversation with an agent: automation stays silent;
@@ -12,6 +12,7 @@ Order (DESIGN.md, "compliance first"):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -43,6 +44,9 @@ def default_opt_in(brand: str) -> str:
             f"Reply HELP for help, STOP to opt out.")
 
 
+DEFAULT_HANDOFF = "Thanks! A team member will reply shortly."
+
+
 @dataclass(frozen=True)
 class TenantRules:
     tenant_id: str
@@ -50,6 +54,7 @@ class TenantRules:
     help_text: str | None = None
     opt_out_text: str | None = None
     opt_in_text: str | None = None
+    handoff_text: str | None = None  # None: DEFAULT_HANDOFF; "": no acknowledgement
     fallback_to_agent: bool = False
     rules: tuple[Rule, ...] = ()
     flows: dict[str, Flow] = field(default_factory=dict)
@@ -59,10 +64,12 @@ class TenantRules:
     join_words: dict[str, str] = field(default_factory=dict)  # normalised keyword → program id
     program_join_words: frozenset[str] = frozenset()  # the programs' own (not campaigns') join words
     experiments: dict = field(default_factory=dict)  # (flow_id, step) → experiments.ExperimentView
+    own_numbers: frozenset[str] = frozenset()  # sending and program numbers: texts from them are loops
 
     @classmethod
     def build(cls, tenant_id: str, brand: str, rules: list[Rule], flows: dict[str, Flow],
-              programs: list[ProgramDef] | None = None, **texts) -> TenantRules:
+              programs: list[ProgramDef] | None = None, sending_numbers: Iterable[str] = (),
+              **texts) -> TenantRules:
         active = tuple(r for r in rules if r.active)
         compiled = matching.compile_options([
             matching.Option(key=r.id, keywords=tuple(r.keywords), synonyms=tuple(r.synonyms),
@@ -72,7 +79,9 @@ class TenantRules:
         join = {**own, **{normalise(k): r.join for r in active if r.join for k in r.keywords}}
         return cls(tenant_id, brand, rules=active, flows=flows, compiled=compiled,
                    rules_by_key={r.id: r for r in active}, programs=progs, join_words=join,
-                   program_join_words=frozenset(own), **texts)
+                   program_join_words=frozenset(own),
+                   own_numbers=frozenset(sending_numbers).union(
+                       *(p.numbers for p in progs.values())), **texts)
 
     def flow(self, flow_id: str) -> Flow | None:
         return self.flows.get(flow_id)
@@ -95,6 +104,7 @@ class SubscriberState:
 def _effects(tenant: TenantRules, phone: str, now: datetime, seed: str, replying: bool,
              msg: InboundSms | None = None) -> Effects:
     return Effects(tenant.tenant_id, phone, now, seed, replying, brand=tenant.brand,
+                   handoff_text=DEFAULT_HANDOFF if tenant.handoff_text is None else tenant.handoff_text,
                    experiments=tenant.experiments,
                    in_reply_to=msg.carrier_message_id if msg else None,
                    reply_from=msg.to if msg else None)
@@ -102,6 +112,9 @@ def _effects(tenant: TenantRules, phone: str, now: datetime, seed: str, replying
 
 def decide(msg: InboundSms, tenant: TenantRules, sub: SubscriberState, now: datetime) -> Effects:
     fx = _effects(tenant, msg.phone, now, f"in:{msg.carrier}:{msg.carrier_message_id}", True, msg)
+    if msg.phone == msg.to or msg.phone in tenant.own_numbers:
+        fx.stage, fx.rule = "ignored", "own_number"  # a loop (our own text came back): never answer
+        return fx
     program = tenant.program_for(msg.to)
     fx.program_id = program.id
     conv = sub.conversation if sub.conversation and sub.conversation.open else None

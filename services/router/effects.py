@@ -96,6 +96,7 @@ class Effects:
     seed: str
     replying: bool  # triggered by the subscriber's own text: answers are replies, not marketing
     brand: str = ""
+    handoff_text: str = ""  # the acknowledgement a hand-off sends to the subscriber ("" = none)
     experiments: dict = field(default_factory=dict)  # (flow_id, step) → experiments.ExperimentView
     in_reply_to: str | None = None
     reply_from: str | None = None
@@ -111,7 +112,8 @@ class Effects:
     opt_in_requested: OptInRequested | None = None
     opt_in_resolved: tuple[str, str] | None = None  # (request id, confirmed | cancelled)
     conversations: dict[str, ConvState] = field(default_factory=dict)
-    cancel_timers_of: set[str] = field(default_factory=set)
+    cancel_timers_of: set[str] = field(default_factory=set)  # every pending timer of these
+    cancel_timer_kinds: set[tuple[str, str]] = field(default_factory=set)  # (conversation, kind)
     timers: list[TimerSpec] = field(default_factory=list)
     webhooks: list[WebhookCall] = field(default_factory=list)
     transcript: list[tuple[str | None, str, str, str]] = field(default_factory=list)

@@ -1,9 +1,10 @@
 """Per-tenant compiled rules and flows, rebuilt only when a definition changed.
 
 Compiling keyword tables and validating flows happens once per change, so matching a reply costs a
-few dict look-ups. A cached entry is trusted for `TTL_SECONDS` before its version is checked
-against the database again (one small query); this process's own API writes invalidate at once,
-so another replica sees a change within the TTL.
+few dict look-ups (so does recognising the tenant's own numbers, whose texts are ignored). A cached
+entry is trusted for `TTL_SECONDS` before its version is checked against the database again (one
+small query); this process's own API writes invalidate at once, so another replica, or a sending
+number registered with the sender, is seen within the TTL.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> Tenan
     if tenant is None:
         return None
     version = (*await store.definitions_version(session, tenant_id), tenant.brand, tenant.help_text,
-               tenant.opt_out_text, tenant.opt_in_text, tenant.fallback_to_agent)
+               tenant.opt_out_text, tenant.opt_in_text, tenant.handoff_text, tenant.fallback_to_agent)
     live = await experiments.load(session, tenant_id)  # counts move on: refreshed every TTL
     if hit is not None and hit[1] == version:
         refreshed = dataclasses.replace(hit[2], experiments=live)
@@ -42,8 +43,10 @@ async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> Tenan
         return refreshed
     rules, flows, programs = await store.rules_and_flows(session, tenant_id)
     built = TenantRules.build(tenant_id, tenant.brand, rules, flows, programs or None,
+                              sending_numbers=await store.sending_numbers(session, tenant_id),
                               help_text=tenant.help_text,
                               opt_out_text=tenant.opt_out_text, opt_in_text=tenant.opt_in_text,
+                              handoff_text=tenant.handoff_text,
                               fallback_to_agent=tenant.fallback_to_agent)
     built = dataclasses.replace(built, experiments=live)
     cache[tenant_id] = (time.monotonic(), version, built)

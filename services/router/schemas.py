@@ -25,6 +25,7 @@ class TenantOut(BaseModel):
     help_text: str | None
     opt_out_text: str | None = None
     opt_in_text: str | None = None
+    handoff_text: str | None = None
     fallback_to_agent: bool = False
     created_at: datetime
 
@@ -62,4 +63,7 @@ class TenantPatch(BaseModel):
     help_text: str | None = Field(None, max_length=1600)
     opt_out_text: str | None = Field(None, max_length=1600)
     opt_in_text: str | None = Field(None, max_length=1600)
+    handoff_text: str | None = Field(None, max_length=1600, description=(
+        "Sent once when a subscriber's text hands the conversation to an agent; null = the "
+        "default, empty = none."))
     fallback_to_agent: bool | None = None

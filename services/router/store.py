@@ -22,6 +22,7 @@ from libs.common.db.models.router import (
     Timer,
     TranscriptLine,
 )
+from libs.common.db.models.sender import OutboundMessage, SendingNumber
 from libs.common.db.models.tenancy import Tenant
 from services.router.effects import ConvState, Effects, PendingOptIn
 from services.router.flows.model import Flow, Rule
@@ -46,15 +47,31 @@ async def rules_and_flows(session: AsyncSession, tenant_id: str
 
 
 async def definitions_version(session: AsyncSession, tenant_id: str) -> tuple:
-    """Changes whenever a rule or flow of the tenant changes (cache key)."""
+    """Changes whenever a rule, flow, program or sending number of the tenant changes (cache key)."""
     r = await session.execute(select(func.count(), func.max(CampaignRule.updated_at))
                               .where(CampaignRule.tenant_id == tenant_id))
     f = await session.execute(select(func.count(), func.max(FlowDefinition.updated_at))
                               .where(FlowDefinition.tenant_id == tenant_id))
     p = await session.execute(select(func.count(), func.max(Program.updated_at))
                               .where(Program.tenant_id == tenant_id))
+    n = await session.execute(select(func.count(), func.max(SendingNumber.created_at))
+                              .where(SendingNumber.tenant_id == tenant_id))
     t = await session.scalar(select(Tenant.name).where(Tenant.id == tenant_id))
-    return (*r.one(), *f.one(), *p.one(), t)
+    return (*r.one(), *f.one(), *p.one(), *n.one(), t)
+
+
+async def outbound_messages(session: AsyncSession, action_ids: list[str]) -> dict[str, OutboundMessage]:
+    """The sender's rows for these actions, by action id (the sender's table, read only)."""
+    if not action_ids:
+        return {}
+    rows = await session.scalars(select(OutboundMessage).where(OutboundMessage.action_id.in_(action_ids)))
+    return {row.action_id: row for row in rows}
+
+
+async def sending_numbers(session: AsyncSession, tenant_id: str) -> list[str]:
+    """The tenant's registered sending numbers (the sender's table, read only)."""
+    return list(await session.scalars(select(SendingNumber.number)
+                                      .where(SendingNumber.tenant_id == tenant_id)))
 
 
 async def consent(session: AsyncSession, tenant_id: str, phone: str,
@@ -152,6 +169,12 @@ async def apply(session: AsyncSession, fx: Effects, *, source_text: str | None =
         await session.execute(update(Timer).where(
             Timer.conversation_id.in_(fx.cancel_timers_of), Timer.status == "pending")
             .values(status="cancelled"))
+    for conversation_id, kind in fx.cancel_timer_kinds:
+        if conversation_id not in fx.cancel_timers_of:
+            await session.execute(update(Timer).where(
+                Timer.conversation_id == conversation_id, Timer.kind == kind,
+                Timer.status == "pending").values(status="cancelled"))
+    if fx.cancel_timers_of or fx.cancel_timer_kinds:
         await session.flush()
     for spec in fx.timers:
         session.add(Timer(id=fx.next_id("timer"), tenant_id=fx.tenant_id, phone=fx.phone,

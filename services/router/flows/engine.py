@@ -151,6 +151,8 @@ def fallback(fx: Effects, flow: Flow, conv: ConvState, flows: FlowLookup) -> Non
 
 
 def timer(fx: Effects, flow: Flow, conv: ConvState, kind: str, step_id: str, flows: FlowLookup) -> None:
+    """A timer of the current step fired. The silence timeout closes the step (its pending click
+    follow-up and nudge go with it); a click follow-up or a nudge leaves the other timers alone."""
     step = flow.steps.get(step_id)
     if step is None or conv.step != step_id or not conv.open or conv.status == "agent":
         return  # the conversation moved on: a stale timer does nothing
@@ -158,28 +160,42 @@ def timer(fx: Effects, flow: Flow, conv: ConvState, kind: str, step_id: str, flo
     if trigger is None:
         return
     fx.stage, fx.rule = f"timer:{kind}", f"{flow.id}/{step_id}"
-    if kind != "no_click":
+    if kind == "timeout":
         fx.cancel_timers_of.add(conv.id)
     run_actions(fx, flow, conv, trigger.actions, flows)
     if trigger.next and _automated(conv, flow):
         enter(fx, flow, conv, trigger.next, flows)
-    elif kind == "timeout" and not trigger.next and conv.open and not trigger.actions:
-        complete(fx, flow, conv)
+    elif kind == "timeout" and not trigger.actions:
+        complete(fx, flow, conv)  # silence with nothing to say: the flow is over
+    else:
+        # what could still fire: the click follow-up after a nudge, the timeout unless it fired
+        still = {"timeout": (), "click": (step.on_timeout,),
+                 "no_click": (step.on_timeout, step.on_click)}[kind]
+        _finish_if_idle(fx, flow, conv, step, still)
 
 
 def click(fx: Effects, flow: Flow, conv: ConvState, step_id: str | None) -> None:
-    """A tracked link of the current step was clicked: the no-click nudge is off, the click
-    follow-up is scheduled after its delay."""
+    """A tracked link of the current step was clicked. A click is not a reply: only the no-click
+    nudge is cancelled, the silence timeout keeps its time, and the click follow-up is scheduled
+    after its delay (a later click moves it, so there is one follow-up, after the latest)."""
     step = flow.steps.get(conv.step or "")
     if step is None or (step_id and step_id != conv.step):
         return
     fx.stage, fx.rule = "click", f"{flow.id}/{conv.step}"
     if step.on_no_click is not None:
-        fx.cancel_timers_of.add(conv.id)
-        if step.on_timeout is not None:  # keep the silence timer, re-armed from its start
-            fx.timers.append(TimerSpec(conv.id, "timeout", conv.step, fx.now + step.on_timeout.delay))
+        fx.cancel_timer_kinds.add((conv.id, "no_click"))
     if step.on_click is not None:
+        fx.cancel_timer_kinds.add((conv.id, "click"))
         fx.timers.append(TimerSpec(conv.id, "click", conv.step, fx.now + step.on_click.delay))
+    else:
+        _finish_if_idle(fx, flow, conv, step, (step.on_timeout,))
+
+
+def _finish_if_idle(fx: Effects, flow: Flow, conv: ConvState, step: Step, still: Sequence) -> None:
+    """A step without options waits only for its timers: when none of them can fire any more, the
+    flow is complete (rather than open forever with nothing pending)."""
+    if _automated(conv, flow) and not step.options and all(t is None for t in still):
+        complete(fx, flow, conv)
 
 
 def run_actions(fx: Effects, flow: Flow | None, conv: ConvState | None, actions: Sequence[Action],
@@ -213,7 +229,7 @@ def run_actions(fx: Effects, flow: Flow | None, conv: ConvState | None, actions:
                     "variables": dict(conv.variables) if conv else {}, "at": fx.now.isoformat()}))
             case "handoff":
                 if conv is not None:
-                    handoff(fx, conv, action.reason)
+                    handoff(fx, conv, action.reason, action.ack)
             case "end":
                 if conv is not None and flow is not None:
                     complete(fx, flow, conv)
@@ -224,11 +240,18 @@ def _automated(conv: ConvState, flow: Flow) -> bool:
     return conv.status == "active" and conv.flow_id == flow.id
 
 
-def handoff(fx: Effects, conv: ConvState, reason: str) -> None:
+def handoff(fx: Effects, conv: ConvState, reason: str, ack: str | None = None) -> None:
+    """A person takes over. The subscriber whose text caused it hears one acknowledgement (the
+    action's own `ack`, else the tenant's), never on a compliance path (its message says enough)
+    nor when they wrote nothing (a timer, a click, an API start)."""
+    first = conv.status != "agent"
     conv.status, conv.handoff_reason = "agent", reason
     fx.cancel_timers_of.add(conv.id)
     fx.touch(conv)
     fx.fact("handed_off", conv, reason=reason)
+    text = fx.handoff_text if ack is None else ack
+    if first and text and fx.replying and all(s.kind != "compliance" for s in fx.sends):
+        fx.send(fx.render(text, conv), "reply", conv)
 
 
 def complete(fx: Effects, flow: Flow, conv: ConvState) -> None:

@@ -67,6 +67,8 @@ class Webhook(_Strict):
 class Handoff(_Strict):
     type: Literal["handoff"]
     reason: str = Field("requested", max_length=200)
+    ack: str | None = Field(None, max_length=1600, description="Acknowledgement sent to the subscriber "
+                            "instead of the tenant's handoff_text; empty sends none.")
 
 
 class End(_Strict):

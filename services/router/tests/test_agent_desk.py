@@ -15,6 +15,9 @@ def desk(playbooks):
     return playbooks
 
 
+ACK = "Thanks! A team member will reply shortly."
+
+
 async def queue(client, headers):
     return (await client.get("/v1/conversations", headers=headers, params={"status": "agent"})).json()
 
@@ -29,6 +32,7 @@ async def test_fallbacks_exhausted_hand_the_conversation_to_an_agent_who_replies
         (clarify,) = await phone.receive()
         assert clarify == "Sorry, we didn't recognize that. Reply 1, 2 or 3."
     await phone.text("sushi")
+    assert await phone.receive() == [ACK]  # one acknowledgement at the hand-off
     (entry,) = await eventually(lambda: queue(client, headers))
     assert entry["phone"] == phone.number and entry["reason"] == "fallback exhausted"
 
@@ -54,7 +58,7 @@ async def test_the_queue_lists_oldest_first_with_reasons_and_is_tenant_scoped(de
         phone = Phone(client, number)
         resp = await client.post("/v1/conversations/start", headers=headers,
                                  json={"phone": number, "flow_id": "feedback"})
-        assert resp.status_code == 202
+        assert resp.status_code in (200, 202), resp.text  # 202: still pending after 2 s
         await phone.receive()
         ctx.clock.advance(minutes=n + 1)
         await phone.text("1")
@@ -78,10 +82,12 @@ async def test_unmatched_texts_go_to_an_agent_when_the_tenant_wants_it(desk):
     assert resp.status_code == 200 and resp.json()["fallback_to_agent"] is True
     phone = Phone(client, "+15555550404")
     await phone.text("Do you ship to Canada?")
+    assert await phone.receive() == [ACK]
     (entry,) = await eventually(lambda: queue(client, headers))
     assert entry["reason"] == "unmatched" and entry["phone"] == phone.number
     convo = (await client.get(f"/v1/conversations/{entry['id']}", headers=headers)).json()
-    assert convo["transcript"][0]["body"] == "Do you ship to Canada?"
+    assert [(t["author"], t["body"]) for t in convo["transcript"]] == [
+        ("subscriber", "Do you ship to Canada?"), ("automation", ACK)]
     await phone.nothing_more()
 
 
@@ -178,3 +184,78 @@ async def test_two_agents_claiming_at_once_one_wins(desk):
     winner = next(r.json()["assignee"] for r in answers if r.status_code == 200)
     convo = (await client.get(f"/v1/conversations/{entry['id']}", headers=headers)).json()
     assert convo["assignee"] == winner
+
+
+async def automated(client, headers, conversation_id):
+    """What automation said in a conversation (its transcript)."""
+    convo = (await client.get(f"/v1/conversations/{conversation_id}", headers=headers)).json()
+    return [t["body"] for t in convo["transcript"] if t["author"] == "automation"]
+
+
+async def _transcript_has(client, headers, conversation_id, text):
+    convo = (await client.get(f"/v1/conversations/{conversation_id}", headers=headers)).json()
+    return any(t["body"] == text for t in convo["transcript"])
+
+
+async def _handed_off(desk, number, *texts):
+    """A subscriber whose unmatched text went to the desk (the tenant routes those to agents)."""
+    _ctx, client, headers = desk
+    resp = await client.patch("/v1/tenants/acme", headers=headers, json={"fallback_to_agent": True})
+    assert resp.status_code == 200
+    phone = Phone(client, number)
+    for text in texts:
+        await phone.text(text)
+    return phone
+
+
+async def test_the_hand_off_acknowledgement_is_sent_once_per_hand_off(desk):
+    _ctx, client, headers = desk
+    phone = await _handed_off(desk, "+15555550421", "Where is my order?")
+    assert await phone.receive() == [ACK]
+    (entry,) = await eventually(lambda: queue(client, headers))
+    await phone.text("Hello??")  # still waiting for the agent: nothing automated
+    await phone.text("HELP")  # compliance still answers, without a second acknowledgement
+    (help_text,) = await phone.receive()
+    assert "Reply HELP for help" in help_text
+    await eventually(lambda: _transcript_has(client, headers, entry["id"], "HELP"))
+    assert await automated(client, headers, entry["id"]) == [ACK]
+    await phone.nothing_more()
+    await client.post(f"/v1/conversations/{entry['id']}/resolve", headers=headers)
+    await phone.text("Still no parcel")  # a new hand-off: a new acknowledgement
+    assert await phone.receive() == [ACK]
+
+
+async def test_the_acknowledgement_is_the_tenants_text_and_can_be_turned_off(desk):
+    _ctx, client, headers = desk
+    resp = await client.patch("/v1/tenants/acme", headers=headers,
+                              json={"handoff_text": "{brand}: Ana or Bob will text you back today."})
+    assert resp.status_code == 200 and resp.json()["handoff_text"].startswith("{brand}")
+    phone = await _handed_off(desk, "+15555550422", "Can I return shoes?")
+    assert await phone.receive() == ["Acme Shoes: Ana or Bob will text you back today."]
+
+    resp = await client.patch("/v1/tenants/acme", headers=headers, json={"handoff_text": ""})
+    assert resp.status_code == 200 and resp.json()["handoff_text"] == ""
+    quiet = await _handed_off(desk, "+15555550423", "Can I return bags?")
+    entries = await eventually(lambda: _at_least(queue(client, headers), 2))
+    assert await automated(client, headers, entries[1]["id"]) == []
+    await quiet.nothing_more()
+
+    resp = await client.patch("/v1/tenants/acme", headers=headers, json={"handoff_text": None})
+    assert resp.status_code == 200 and resp.json()["handoff_text"] is None  # back to the default
+    again = await _handed_off(desk, "+15555550424", "Can I return jackets?")
+    assert await again.receive() == [ACK]
+
+
+async def test_a_flow_hand_off_that_already_explains_itself_sends_no_acknowledgement(desk):
+    _ctx, client, headers = desk
+    phone = Phone(client, "+15555550425")
+    resp = await client.post("/v1/conversations/start", headers=headers,
+                             json={"phone": phone.number, "flow_id": "feedback"})
+    assert resp.status_code in (200, 202), resp.text
+    (ask,) = await phone.receive()
+    await phone.text("1")
+    (sorry,) = await phone.receive()  # the apology says a person will text: no second message
+    assert "support team will text you shortly" in sorry
+    (entry,) = await eventually(lambda: queue(client, headers))
+    assert await automated(client, headers, entry["id"]) == [ask, sorry]
+    await phone.nothing_more()

@@ -4,13 +4,13 @@ conversation step, campaign keywords, fallback), pure and without I/O."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from libs.common.events.sms_inbound import InboundSms
-from services.router.decide import SubscriberState, TenantRules, decide
-from services.router.effects import ConvState
+from services.router.decide import DEFAULT_HANDOFF, SubscriberState, TenantRules, decide, decide_timer
+from services.router.effects import ConvState, PendingOptIn
 from services.router.flows import library
 from services.router.flows.model import Flow, Rule
 
@@ -208,10 +208,68 @@ def test_fallback_lists_the_valid_replies_then_hands_off():
     assert conv.fallbacks == 2 and conv.status == "active"
     third = decide(msg(3), TENANT, SubscriberState(None, conv), NOW)
     assert conv.status == "agent" and conv.handoff_reason == "fallback exhausted"
-    assert third.sends == [] and [f.type for f in third.facts] == ["keyword_unmatched", "handed_off"]
+    assert [(s.kind, s.body) for s in third.sends] == [("reply", DEFAULT_HANDOFF)]
+    assert [f.type for f in third.facts] == ["keyword_unmatched", "handed_off"]
+    fourth = decide(msg(4), TENANT, SubscriberState(None, conv), NOW)
+    assert fourth.stage == "agent" and fourth.sends == []  # once per hand-off
     assert flow.steps["ask"].max_fallbacks == 2
 
 
 def test_the_same_message_decided_twice_yields_the_same_action_ids():
     a, b = run(Case("HELP", HELP)), run(Case("HELP", HELP))
     assert [s.action_id for s in a.sends] == [s.action_id for s in b.sends]
+
+
+CONCIERGE = Flow.model_validate({"id": "concierge", "start": "hello", "steps": {"hello": {
+    "actions": [{"type": "handoff", "reason": "new member"}]}}})
+TIMED = Flow.model_validate({"id": "timed", "start": "ask", "steps": {"ask": {
+    "prompt": "Reply YES", "options": [{"keywords": ["YES"]}],
+    "on_timeout": {"after": "1h", "actions": [{"type": "handoff", "reason": "no answer"}]}}}})
+OWN_ACK = Flow.model_validate({"id": "own-ack", "start": "ask", "steps": {"ask": {
+    "prompt": "Reply HUMAN", "options": [{"keywords": ["HUMAN"], "actions": [
+        {"type": "handoff", "reason": "asked", "ack": "Hold on, {brand} is on it."}]}]}}})
+
+
+def _tenant(*flows, **texts) -> TenantRules:
+    from services.router.programs import ProgramDef
+
+    return TenantRules.build("acme", "Acme", [], {f.id: f for f in flows},
+                             [ProgramDef(id="default", welcome_flow="concierge")], **texts)
+
+
+def _text(body: str, n: int = 1) -> InboundSms:
+    return InboundSms(tenant_id="acme", phone="+15555550100", to="+15555550000", body=body,
+                      carrier="simulator", carrier_message_id=f"h{n}")
+
+
+def test_a_hand_off_on_a_compliance_path_sends_no_acknowledgement():
+    pending = PendingOptIn("r1", "default", {"channel": "sms"}, NOW + timedelta(hours=1))
+    fx = decide(_text("Y"), _tenant(CONCIERGE), SubscriberState(None, None, pending), NOW)
+    assert fx.stage == "opt_in_confirmed"
+    (conv,) = fx.conversations.values()
+    assert conv.status == "agent" and conv.handoff_reason == "new member"
+    assert [s.kind for s in fx.sends] == ["compliance"]  # the confirmation only
+
+
+def test_a_hand_off_the_subscriber_did_not_text_for_sends_no_acknowledgement():
+    conv = ConvState(id="c1", flow_id="timed", step="ask", status="active")
+    fx = decide_timer("timeout", "ask", conv, _tenant(TIMED, CONCIERGE), "+15555550100", "opted_in",
+                      NOW, "t1")
+    assert conv.status == "agent" and fx.sends == []
+
+
+def test_a_handoff_action_may_bring_its_own_acknowledgement():
+    conv = ConvState(id="c1", flow_id="own-ack", step="ask", status="active")
+    fx = decide(_text("human"), _tenant(OWN_ACK, CONCIERGE), SubscriberState("opted_in", conv), NOW)
+    assert conv.status == "agent"
+    assert [(s.kind, s.body) for s in fx.sends] == [("reply", "Hold on, Acme is on it.")]
+
+
+def test_the_tenants_acknowledgement_replaces_the_default_and_empty_turns_it_off():
+    conv = lambda: ConvState(id="c1", flow_id="cats", step="ask", status="active", fallbacks=2)  # noqa: E731
+    custom = TenantRules.build("acme", "Acme", [], FLOWS, handoff_text="{brand} will call you.")
+    fx = decide(_text("pizza"), custom, SubscriberState(None, conv()), NOW)
+    assert [s.body for s in fx.sends] == ["Acme will call you."]
+    off = TenantRules.build("acme", "Acme", [], FLOWS, handoff_text="")
+    fx = decide(_text("pizza"), off, SubscriberState(None, conv()), NOW)
+    assert fx.sends == [] and fx.facts[-1].type == "handed_off"

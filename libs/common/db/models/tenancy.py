@@ -19,6 +19,7 @@ class Tenant(Base):
     help_text: Mapped[str | None] = mapped_column(Text)
     opt_out_text: Mapped[str | None] = mapped_column(Text)
     opt_in_text: Mapped[str | None] = mapped_column(Text)
+    handoff_text: Mapped[str | None] = mapped_column(Text)  # None: the default; "": none sent
     fallback_to_agent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

@@ -25,6 +25,7 @@ MetricName = Literal[
     "parley_webhook_seconds",
     "parley_messages_sent_total",
     "parley_link_clicks_total",
+    "parley_outgoing_webhooks_total",
 ]
 
 
@@ -48,6 +49,12 @@ LINK_CLICKS = Counter(
     _name("parley_link_clicks_total"),
     "Tracked-link taps by outcome: click (a person), bot (a preview), unknown, expired, "
     "unavailable (database down), click_lost (redirected, but the bus could not take the event)",
+    ["outcome"],
+)
+OUTGOING_WEBHOOKS = Counter(
+    _name("parley_outgoing_webhooks_total"),
+    "Tenants' webhook deliveries by outcome: delivered, retry (a failed attempt), gave_up (the "
+    "last attempt failed), refused (not a public destination), skipped (a placeholder host)",
     ["outcome"],
 )
 MESSAGES_SENT = Counter(

@@ -47,7 +47,8 @@ LEASE = timedelta(minutes=2)  # a claimed delivery is retried if its worker dies
 
 async def deliver_due(ctx: Ctx, client: httpx.AsyncClient, limit: int = 50) -> int:
     """Claim due deliveries in a short transaction, call out with no transaction open (a slow
-    receiver must not hold database locks), then record each outcome."""
+    receiver must not hold database locks), then record each outcome. `client` is one from
+    `guarded_http.client`: it is what checks the addresses a host resolves to."""
     now = ctx.clock()
     async with ctx.sessions() as session, session.begin():
         query = (select(OutgoingWebhook).where(OutgoingWebhook.status == "pending",

@@ -1,6 +1,6 @@
 """sender: a sending number belongs to at most one tenant
 
-Revision ID: 0013_sending_number_unique
+Revision ID: 0014_sending_number_unique
 Revises: 0011_sender_ledgers
 Create Date: 2026-12-01 15:40:00
 
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0013_sending_number_unique'
+revision = '0014_sending_number_unique'
 down_revision = '0011_sender_ledgers'
 branch_labels = None
 depends_on = None

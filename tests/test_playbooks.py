@@ -249,10 +249,18 @@ async def test_feedback_low_score_apologises_and_hands_off_to_support(world, ten
     async with ctx.sessions() as session:
         hook = await session.scalar(select(OutgoingWebhook))
     assert hook.url == "https://support.example/hooks/parley" and hook.payload["phone"] == phone.number
+    # the shipped URL is a placeholder: the forwarding loop skips it instead of calling out
+    await eventually(lambda: _hook_status(ctx, hook.id, "skipped"))
     # while an agent owns it, automation is silent
     await phone.text("hello?")
     await eventually(lambda: _transcript_has(client, tenant, queue[0]["id"], "hello?"))
     await phone.nothing_more()
+
+
+async def _hook_status(ctx, hook_id, status):
+    async with ctx.sessions() as session:
+        row = await session.get(OutgoingWebhook, hook_id)
+    return row.status == status and row.attempts == 1 and row.last_error == "placeholder host"
 
 
 async def _transcript_has(client, headers, conversation_id, text):

@@ -3,6 +3,8 @@ data on every service, and bad credentials are 401, never a 500."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pytest
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
@@ -107,3 +109,41 @@ async def test_malformed_json_is_422_not_500(suite):
     resp = await client.post("/v1/tenants", headers={**ADMIN, "content-type": "application/json"},
                              content=b"{nope")
     assert resp.status_code == 422
+
+
+async def test_a_number_belongs_to_one_tenant_and_another_cannot_register_or_send_from_it(suite):
+    _, client = suite
+    a = await make_tenant(client, "alpha")
+    b = await make_tenant(client, "beta")
+    number = {"number": "+15555550000", "carrier": "simulator"}
+    assert (await client.post("/v1/numbers", headers=a, json=number)).status_code == 201
+    for spelling in ("+15555550000", "+1 (555) 555-0000"):
+        resp = await client.post("/v1/numbers", headers=b, json={**number, "number": spelling})
+        assert resp.status_code == 409, resp.text
+        assert resp.json()["detail"] == "number: +15555550000 is registered to another tenant"
+    resp = await client.post("/v1/numbers", headers=a, json=number)
+    assert resp.status_code == 409 and resp.json()["detail"] == "number: +15555550000 is already registered"
+    assert (await client.get("/v1/numbers", headers=b)).json() == []
+    resp = await client.post("/v1/messages", headers=b, json={"to": "+12125550123", "body": "hi",
+                                                               "from": "+15555550000"})
+    assert resp.status_code == 422 and "not a registered sending number" in resp.json()["detail"]
+    # once its owner lets it go, the number may be registered again
+    assert (await client.delete("/v1/numbers/+15555550000", headers=a)).status_code == 204
+    assert (await client.post("/v1/numbers", headers=b, json=number)).status_code == 201
+
+
+async def test_the_database_refuses_a_second_owner_of_a_number(suite):
+    from sqlalchemy.exc import IntegrityError
+
+    from libs.common.db.models.sender import SendingNumber
+
+    app, client = suite
+    ctx = app.state.ctx
+    await make_tenant(client, "alpha")
+    await make_tenant(client, "beta")
+    for tenant_id in ("alpha", "beta"):  # two racing requests both past the API's check
+        with pytest.raises(IntegrityError) if tenant_id == "beta" else nullcontext():
+            async with ctx.sessions() as session, session.begin():
+                session.add(SendingNumber(tenant_id=tenant_id, number="+15555550000",
+                                          carrier="simulator", number_type="long_code",
+                                          is_default=False, created_at=ctx.clock()))

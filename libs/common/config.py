@@ -66,6 +66,10 @@ class Settings(BaseSettings):
                               "receipts) keep a row; keep it above the Kafka retention.")
     log_format: Literal["auto", "json", "console"] = Field("auto", description="Log renderer.")
     log_level: str = Field("INFO", description="Log level.")
+    webhook_allow_private: bool = Field(
+        False, description="Let flows' webhooks reach loopback and private addresses (10/8, 172.16/12, "
+                           "192.168/16, 100.64/10, fc00::/7), for receivers on your own network; "
+                           "link-local, multicast and cloud metadata addresses stay refused.")
     simulator: bool = Field(True, description="Serve the simulated carrier (embedded, demos).")
     demo: bool = Field(False, description="Create the demo tenant on start.")
 

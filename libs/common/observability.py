@@ -26,6 +26,7 @@ MetricName = Literal[
     "parley_messages_sent_total",
     "parley_link_clicks_total",
     "parley_router_ignored_inbound_total",
+    "parley_outgoing_webhooks_total",
 ]
 
 
@@ -55,6 +56,12 @@ IGNORED_INBOUND = Counter(
     _name("parley_router_ignored_inbound_total"),
     "Inbound texts the router ignored, by reason: own_number (sent by one of the tenant's own numbers)",
     ["reason"],
+)
+OUTGOING_WEBHOOKS = Counter(
+    _name("parley_outgoing_webhooks_total"),
+    "Tenants' webhook deliveries by outcome: delivered, retry (a failed attempt), gave_up (the "
+    "last attempt failed), refused (not a public destination), skipped (a placeholder host)",
+    ["outcome"],
 )
 MESSAGES_SENT = Counter(
     _name("parley_messages_sent_total"), "Outbound actions by outcome", ["carrier", "outcome"]

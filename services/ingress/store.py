@@ -1,5 +1,5 @@
-"""Ingress queries. Reads tenants, their credentials and tracked links; writes only its dedup keys
-and the parts of concatenated messages. No decisions here."""
+"""Ingress queries. Reads tenants, their credentials, their sending numbers and tracked links;
+writes only its dedup keys and the parts of concatenated messages. No decisions here."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import and_, delete, func, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models.ingress import InboundDedup, InboundPart
-from libs.common.db.models.sender import Link
+from libs.common.db.models.sender import Link, SendingNumber
 from libs.common.db.models.tenancy import CarrierCredential, Tenant
 from libs.common.secrets import CredentialBox
 
@@ -31,6 +31,11 @@ async def tenant_credentials(session: AsyncSession, box: CredentialBox, tenant_i
     if row is None:
         return False, None
     return True, None if row.encrypted is None else box.open(row.encrypted)
+
+
+async def number_owner(session: AsyncSession, number: str) -> str | None:
+    """The tenant that registered `number` (at most one: a unique constraint)."""
+    return await session.scalar(select(SendingNumber.tenant_id).where(SendingNumber.number == number))
 
 
 async def claim(session: AsyncSession, tenant_id: str, carrier: str, key: str, event_id: str,

@@ -6,8 +6,10 @@ transaction that commits only after the bus took the event (Kafka: acked by all 
 A broker or database outage answers 503 with Retry-After, so the carrier retries; the key was not
 committed, so the retry is accepted. A retry of an accepted message answers 2xx and publishes
 nothing; two copies racing each other queue on the key and the second is told it is a duplicate.
-Every outcome is one log line and one `parley_webhooks_total{outcome}` count (refusals as
-`refused_<code>`), and the time to answer lands in `parley_webhook_seconds`.
+A message to a number another tenant registered is acknowledged like any other (a 4xx would make
+some carriers retry it for hours) and published nowhere (`foreign_number`): it is not this
+tenant's to route. Every outcome is one log line and one `parley_webhooks_total{outcome}` count
+(refusals as `refused_<code>`), and the time to answer lands in `parley_webhook_seconds`.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from starlette.requests import ClientDisconnect
 
 from libs.common.bus import BusUnavailable
 from libs.common.config import Settings
+from libs.common.events.sms_inbound import InboundSms
 from libs.common.observability import WEBHOOK_SECONDS, WEBHOOKS
 from libs.common.phone import mask
 from libs.common.service import Ctx
-from services.ingress import concat, credentials, store
+from services.ingress import concat, credentials, numbers, store
 from services.ingress.carriers import ADAPTERS
 from services.ingress.carriers.base import Adapter, Credentials, Forbidden, RawRequest, Refused
 from services.ingress.intake import Accept, Intake, intake
@@ -116,6 +119,17 @@ async def _intake(ctx: Ctx, adapter: Adapter, kind: str, req: RawRequest, tenant
     return intake(adapter, kind, req, creds, tenant_id=tenant_id, now=ctx.clock())
 
 
+async def _own(ctx: Ctx, tenant_id: str, accepted: list[Accept]) -> tuple[list[Accept], list[Accept]]:
+    """(messages this tenant may route, messages to a number another tenant owns)."""
+    mine, foreign = [], []
+    for accept in accepted:
+        event = accept.event  # receipts name no number of ours, only messages do
+        is_foreign = isinstance(event, InboundSms) and await numbers.owners(ctx).is_foreign(
+            ctx, tenant_id, event.to)
+        (foreign if is_foreign else mine).append(accept)
+    return mine, foreign
+
+
 async def _deliver(ctx: Ctx, accept: Accept) -> str:
     """Publish one event unless its key was seen; 'accepted', 'duplicate' or 'part_stored'."""
     event, now = accept.event, ctx.clock()
@@ -163,22 +177,29 @@ async def handle(ctx: Ctx, carrier: str, tenant_id: str, kind: str, request: Req
         adapter = _adapter(ctx, carrier, request.method)
         req = await _read(request, ctx.settings)
         result = await _intake(ctx, adapter, kind, req, tenant_id)
-        outcomes = [await _deliver(ctx, accept) for accept in result.accepted]
+        accepted, foreign = await _own(ctx, tenant_id, result.accepted)
+        outcomes = [await _deliver(ctx, accept) for accept in accepted]
     except Refused as exc:
         return _refused(label, kind, tenant_id, exc, started)
     except (BusUnavailable, SQLAlchemyError, OSError, _Undecryptable) as exc:
         return _unavailable(label, kind, tenant_id, exc, started)
-    for outcome, accept in zip(outcomes, result.accepted, strict=True):
+    for outcome, accept in zip(outcomes, accepted, strict=True):
         log.info(f"{kind}_{outcome}", tenant=tenant_id, carrier=carrier,
                  phone=mask(accept.event.phone), carrier_message_id=accept.event.carrier_message_id)
+    for accept in foreign:
+        log.warning(f"{kind}_foreign_number", tenant=tenant_id, carrier=carrier, to=accept.event.to,
+                    phone=mask(accept.event.phone), carrier_message_id=accept.event.carrier_message_id,
+                    reason="the number is registered to another tenant")
     for reason in result.ignored:
         log.info(f"{kind}_ignored", tenant=tenant_id, carrier=carrier, reason=reason)
-    _finish(label, kind, _summary(outcomes, result.ignored), started)
+    _finish(label, kind, _summary(outcomes, result.ignored, bool(foreign)), started)
     body, media_type = adapter.ack()
     return Response(body, media_type=media_type)
 
 
-def _summary(outcomes: list[str], ignored: list[str]) -> str:
+def _summary(outcomes: list[str], ignored: list[str], foreign: bool) -> str:
     if "accepted" in outcomes:
         return "accepted"
+    if foreign and not outcomes:
+        return "foreign_number"
     return outcomes[0] if outcomes else ("ignored" if ignored else "empty")

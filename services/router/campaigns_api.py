@@ -17,7 +17,7 @@ from libs.common.auth import TenantDep
 from libs.common.db.models.router import CampaignRule, FlowDefinition
 from libs.common.service import CtxDep
 from services.router import definitions, rules_cache
-from services.router.flows.model import Flow, Rule
+from services.router.flows.model import WEBHOOK_ALLOW_PRIVATE, Flow, Rule
 
 campaigns = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
 flows = APIRouter(prefix="/v1/flows", tags=["flows"])
@@ -34,13 +34,13 @@ async def _body(request: Request) -> Any:
         raise HTTPException(422, f"malformed {'YAML' if 'yaml' in kind else 'JSON'}: {exc}") from exc
 
 
-def _validate(model: type[BaseModel], data: Any, path_id: str | None = None) -> Any:
+def _validate(model: type[BaseModel], data: Any, path_id: str | None, allow_private: bool) -> Any:
     if path_id is not None and isinstance(data, dict):
         data.setdefault("id", path_id)
         if data["id"] != path_id:
             raise HTTPException(422, f"id in body ({data['id']!r}) differs from the URL ({path_id!r})")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={WEBHOOK_ALLOW_PRIVATE: allow_private})
     except ValidationError as exc:
         raise HTTPException(422, [{"loc": list(e["loc"]), "msg": e["msg"]}
                                   for e in exc.errors(include_url=False)]) from exc
@@ -52,7 +52,7 @@ def _crud(router: APIRouter, model: type[BaseModel], table, noun: str) -> None:
         return {**row.definition, **extra, "updated_at": row.updated_at.isoformat()}
 
     async def save(request: Request, tenant_id: str, ctx, path_id: str | None, response: Response):
-        item = _validate(model, await _body(request), path_id)
+        item = _validate(model, await _body(request), path_id, ctx.settings.webhook_allow_private)
         async with ctx.sessions() as session, session.begin():
             row, created = await definitions.put(session, table, tenant_id, item, ctx.clock())
         rules_cache.invalidate(ctx, tenant_id)

@@ -9,6 +9,7 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 
 from libs.common.auth import TenantDep
 from libs.common.db.models.sender import OutboundMessage, SendingNumber
@@ -49,14 +50,23 @@ def _e164(raw: str, field: str) -> str:
 
 @numbers.post("", status_code=201, response_model=NumberOut)
 async def register_number(body: NumberIn, tenant_id: TenantDep, ctx: CtxDep) -> SendingNumber:
+    """Register a sending number. A number belongs to one tenant: a second registration is a 409,
+    whoever asks (the unique constraint decides, so two racing requests cannot both win)."""
     number = _e164(body.number, "number")
-    async with ctx.sessions() as session, session.begin():
-        if await session.get(SendingNumber, (tenant_id, number)):
-            raise HTTPException(409, f"{number} is already registered")
-        row = SendingNumber(tenant_id=tenant_id, number=number, carrier=body.carrier,
-                            number_type=body.number_type, is_default=body.is_default,
-                            rate_per_s=body.rate_per_s, created_at=ctx.clock())
-        session.add(row)
+    row = SendingNumber(tenant_id=tenant_id, number=number, carrier=body.carrier,
+                        number_type=body.number_type, is_default=body.is_default,
+                        rate_per_s=body.rate_per_s, created_at=ctx.clock())
+    try:
+        async with ctx.sessions() as session, session.begin():
+            session.add(row)
+    except IntegrityError as exc:
+        async with ctx.sessions() as session:
+            owner = await store.number_owner(session, number)
+        mine = owner == tenant_id
+        log.info("number_refused", tenant=tenant_id, number=number, owned_by_caller=mine)
+        raise HTTPException(409, f"number: {number} is "
+                                 f"{'already registered' if mine else 'registered to another tenant'}"
+                            ) from exc
     cache.of(ctx).clear()
     return row
 

@@ -35,6 +35,10 @@ async def sending_number(session: AsyncSession, tenant_id: str,
     return await session.scalar(query.limit(1))
 
 
+async def number_owner(session: AsyncSession, number: str) -> str | None:
+    return await session.scalar(select(SendingNumber.tenant_id).where(SendingNumber.number == number))
+
+
 async def numbers(session: AsyncSession, tenant_id: str) -> list[SendingNumber]:
     return list(await session.scalars(
         select(SendingNumber).where(SendingNumber.tenant_id == tenant_id)

@@ -13,9 +13,13 @@ import re
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from services.router import destinations
 
 END = "end"
+# Validation context key set when a tenant saves a definition: the PARLEY_WEBHOOK_ALLOW_PRIVATE value.
+WEBHOOK_ALLOW_PRIVATE = "webhook_allow_private"
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -59,9 +63,22 @@ class StartFlow(_Strict):
 
 
 class Webhook(_Strict):
+    """A signed POST to the tenant's receiver. Its URL is judged when the definition is saved (the
+    API passes WEBHOOK_ALLOW_PRIVATE in the context); stored definitions are not judged again on
+    load, since delivery checks every destination anyway."""
+
     type: Literal["webhook"]
-    url: str = Field(pattern=r"^https?://", max_length=2000)
+    url: str = Field(pattern=r"^https?://", max_length=2000,
+                     description="A public http(s) URL; placeholder hosts (.example) are skipped.")
     secret: str | None = Field(None, description="HMAC-SHA256 key for the X-Parley-Signature header.")
+
+    @field_validator("url")
+    @classmethod
+    def _public(cls, v: str, info: ValidationInfo) -> str:
+        allow_private = (info.context or {}).get(WEBHOOK_ALLOW_PRIVATE)
+        if allow_private is not None and (reason := destinations.url_refusal(v, allow_private)):
+            raise ValueError(reason)
+        return v
 
 
 class Handoff(_Strict):

@@ -88,3 +88,49 @@ async def test_a_campaign_keyword_reply_reaches_the_phone(suite, tenant):
     phone = Phone(client, "+15555550301")
     await phone.text("shose")  # a typo still reaches the campaign
     assert await phone.receive() == ["Shoes it is!"]
+
+
+def _with_webhook(url: str) -> dict:
+    steps = {**GOOD["steps"], "q2": {"prompt": "Thanks!", "actions": [{"type": "webhook", "url": url}]}}
+    return {**GOOD, "steps": steps}
+
+
+WEBHOOK_LOC = ["steps", "q2", "actions", 0, "webhook", "url"]
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("http://169.254.169.254/latest", "169.254.169.254 is a cloud metadata address"),
+    ("ftp://hooks.acme.com/x", "String should match pattern"),
+    ("https://user:secret@hooks.acme.com/x", "must not carry a user name or password"),
+    ("http://localhost:8080/admin", "localhost is a loopback address"),
+    ("http://[::ffff:127.0.0.1]/", "(127.0.0.1) is a loopback address"),
+    ("http://10.0.0.5/hook", "10.0.0.5 is a private address"),
+    ("http://2130706433/", "127.0.0.1 is a loopback address"),
+], ids=["metadata", "ftp", "userinfo", "localhost", "mapped loopback", "private", "decimal loopback"])
+async def test_a_webhook_to_an_internal_or_odd_url_is_422_naming_the_field(suite, tenant, url, reason):
+    _, client = suite
+    resp = await client.post("/v1/flows", headers=tenant, json=_with_webhook(url))
+    assert resp.status_code == 422, resp.text
+    (error,) = resp.json()["detail"]
+    assert error["loc"] == WEBHOOK_LOC and reason in error["msg"], error
+    rule = {"id": "hook", "keywords": ["HOOK"], "actions": [{"type": "webhook", "url": url}]}
+    resp = await client.post("/v1/campaigns", headers=tenant, json=rule)
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["actions", 0, "webhook", "url"]
+
+
+async def test_private_receivers_are_accepted_with_the_setting_but_metadata_never(suite, tenant):
+    app, client = suite
+    app.state.ctx.settings.webhook_allow_private = True
+    for url in ("http://localhost:9000/hook", "http://10.0.0.5/hook"):
+        resp = await client.put("/v1/flows/survey", headers=tenant, json=_with_webhook(url))
+        assert resp.status_code in (200, 201), resp.text
+    resp = await client.put("/v1/flows/survey", headers=tenant,
+                            json=_with_webhook("http://169.254.169.254/latest"))
+    assert resp.status_code == 422 and "cloud metadata" in resp.text
+
+
+async def test_public_and_placeholder_webhook_urls_are_accepted(suite, tenant):
+    _, client = suite
+    for url in ("https://hooks.acme.com/parley", "https://support.example/hooks/parley"):
+        resp = await client.put("/v1/flows/survey", headers=tenant, json=_with_webhook(url))
+        assert resp.status_code in (200, 201), resp.text

@@ -1,7 +1,8 @@
 """Owner: sender. Sending numbers, every outbound message and its history, per-tenant sending
 settings, per-number rate buckets, carrier opt-outs, tracked links, and the simulated carrier's log.
 
-Others may read: ingress reads `link` to serve `/l/{code}`.
+Others may read: ingress reads `link` to serve `/l/{code}`, and `sending_number` to see which
+tenant owns the number a subscriber texted.
 """
 
 from __future__ import annotations
@@ -9,7 +10,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from libs.common.db.base import Base, UtcDateTime
@@ -20,7 +32,9 @@ _BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 class SendingNumber(Base):
     """A tenant's sending number: its carrier (which client sends) and type (which rate applies).
-    `rate_per_s` overrides the type's default rate for this one number."""
+    `rate_per_s` overrides the type's default rate for this one number. A number belongs to at
+    most one tenant (`uq_sending_number_number`): no tenant sends from, or is routed the replies
+    to, another tenant's number."""
 
     __tablename__ = "sending_number"
 
@@ -31,6 +45,8 @@ class SendingNumber(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     rate_per_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("number", name="uq_sending_number_number"),)
 
 
 class OutboundMessage(Base):

@@ -4,7 +4,9 @@ Compiling keyword tables and validating flows happens once per change, so matchi
 few dict look-ups (so does recognising the tenant's own numbers, whose texts are ignored). A cached
 entry is trusted for `TTL_SECONDS` before its version is checked against the database again (one
 small query); this process's own API writes invalidate at once, so another replica, or a sending
-number registered with the sender, is seen within the TTL.
+number registered with the sender, is seen within the TTL. An invalidation also bumps the tenant's
+generation: a build that began before it (a timer or consumer reading the old rows while the API
+committed) is used by its caller but not kept, so it cannot put stale rules back for a TTL.
 """
 
 from __future__ import annotations
@@ -19,15 +21,20 @@ from services.router import experiments, store
 from services.router.decide import TenantRules
 
 _KEY = "router.rules_cache"
+_GENERATION = "router.rules_cache.generation"
 TTL_SECONDS = 2.0
 
 
 def invalidate(ctx: Ctx, tenant_id: str) -> None:
     ctx.state.setdefault(_KEY, {}).pop(tenant_id, None)
+    generations = ctx.state.setdefault(_GENERATION, {})
+    generations[tenant_id] = generations.get(tenant_id, 0) + 1
 
 
 async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> TenantRules | None:
     cache: dict[str, tuple[float, tuple, TenantRules]] = ctx.state.setdefault(_KEY, {})
+    generations: dict[str, int] = ctx.state.setdefault(_GENERATION, {})
+    generation = generations.get(tenant_id, 0)
     hit = cache.get(tenant_id)
     if hit is not None and time.monotonic() - hit[0] < TTL_SECONDS:
         return hit[2]
@@ -39,7 +46,8 @@ async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> Tenan
     live = await experiments.load(session, tenant_id)  # counts move on: refreshed every TTL
     if hit is not None and hit[1] == version:
         refreshed = dataclasses.replace(hit[2], experiments=live)
-        cache[tenant_id] = (time.monotonic(), version, refreshed)
+        if generations.get(tenant_id, 0) == generation:
+            cache[tenant_id] = (time.monotonic(), version, refreshed)
         return refreshed
     rules, flows, programs = await store.rules_and_flows(session, tenant_id)
     built = TenantRules.build(tenant_id, tenant.brand, rules, flows, programs or None,
@@ -49,5 +57,6 @@ async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> Tenan
                               handoff_text=tenant.handoff_text,
                               fallback_to_agent=tenant.fallback_to_agent)
     built = dataclasses.replace(built, experiments=live)
-    cache[tenant_id] = (time.monotonic(), version, built)
+    if generations.get(tenant_id, 0) == generation:
+        cache[tenant_id] = (time.monotonic(), version, built)
     return built

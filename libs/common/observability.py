@@ -25,6 +25,7 @@ MetricName = Literal[
     "parley_webhook_seconds",
     "parley_messages_sent_total",
     "parley_link_clicks_total",
+    "parley_send_reconciliations_total",
 ]
 
 
@@ -52,6 +53,12 @@ LINK_CLICKS = Counter(
 )
 MESSAGES_SENT = Counter(
     _name("parley_messages_sent_total"), "Outbound actions by outcome", ["carrier", "outcome"]
+)
+RECONCILIATIONS = Counter(
+    _name("parley_send_reconciliations_total"),
+    "Sends whose outcome was unknown, by what recovery found: repeated (the carrier dedups), "
+    "found_sent, not_found_resent, unknown (failed, rule carrier_unknown)",
+    ["carrier", "outcome"],
 )
 
 

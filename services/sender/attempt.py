@@ -94,6 +94,17 @@ def held(row: OutboundMessage | None, status: str, claim: str, epoch: int) -> bo
     return row is not None and row.status == status and row.claim == claim and row.claim_epoch == epoch
 
 
+async def holding(session, message_id: str, status: str, claim: str, epoch: int, why: str,
+                  **more: object) -> OutboundMessage | None:
+    """The row, locked for this transaction, while (`claim`, `epoch`) still hold it in `status`;
+    else None, and the skip logged with `why`."""
+    row = await store.locked_message(session, message_id)
+    if held(row, status, claim, epoch):
+        return row
+    skip(why, message_id, row, claim, epoch, **more)
+    return None
+
+
 @dataclass(frozen=True)
 class Go:
     row: OutboundMessage
@@ -171,10 +182,9 @@ async def settle(ctx: Ctx, message_id: str, claim: str, epoch: int, outcome: Out
     a recovery's final verdict; a `Failed(uncertain)` (no answer) is looked up first."""
     now = ctx.clock()
     async with ctx.sessions() as session, session.begin():
-        row = await store.locked_message(session, message_id)
-        if not held(row, "sending", claim, epoch):
-            skip("outcome not recorded: the row was taken over", message_id, row, claim, epoch,
-                 outcome=repr(outcome))
+        row = await holding(session, message_id, "sending", claim, epoch,
+                            "outcome not recorded: the row was taken over", outcome=repr(outcome))
+        if row is None:
             return []
         if note:
             store.add_history(session, row.id, now, "reconciled", "reconcile", note)

@@ -50,7 +50,7 @@ class Settle:
 
     outcome: Sent | Unknown
     metric: str  # parley_send_reconciliations_total{outcome}
-    note: str
+    note: str = ""  # a history line of its own (an Unknown's reason is in its `failed` line)
 
 
 @dataclass(frozen=True)
@@ -76,22 +76,22 @@ def decide(verdict: Lookup | None, carrier: str, *, resends: int, now: datetime,
            first_look: datetime) -> Step:
     """The next step after a lookup (None: the carrier has no list to search)."""
     if verdict is None:
-        return Settle(Unknown(f"{carrier} offers no message list to look the message up in"), "unknown",
-                      "no lookup")
-    if isinstance(verdict, Found):
-        return Settle(Sent(verdict.carrier_message_id, verdict.status), "found_sent",
-                      f"found at {carrier} as {verdict.carrier_message_id}: the interrupted attempt went out")
+        return Settle(Unknown(f"{carrier} offers no message list to look the message up in"), "unknown")
+    if isinstance(verdict, Found):  # the list's status is not the verdict: receipts (kept or to come) are
+        first = "queued" if verdict.status == "queued" else "sent"
+        return Settle(Sent(verdict.carrier_message_id, first), "found_sent",
+                      f"found at {carrier} as {verdict.carrier_message_id} ({verdict.status}): the "
+                      "interrupted attempt went out")
     if isinstance(verdict, NotFound):
         if resends >= MAX_RESENDS:
-            return Settle(Unknown(f"{verdict.reason}, after it was already sent again once"), "unknown",
-                          "not found twice")
+            return Settle(Unknown(f"{verdict.reason}, after it was already sent again once"), "unknown")
         return Resend(f"{verdict.reason}: the interrupted attempt never reached it; sending it again")
     if isinstance(verdict, Retry):
         if now >= first_look + GIVE_UP:
             return Settle(Unknown(f"{carrier}'s message list did not answer for {GIVE_UP}: {verdict.reason}"),
-                          "unknown", "list unavailable")
+                          "unknown")
         return LookLater(now + max(LOOK_AGAIN, timedelta(seconds=verdict.after or 0)), verdict.reason)
-    return Settle(verdict, "unknown", verdict.reason)
+    return Settle(verdict, "unknown")
 
 
 # --- the shell ------------------------------------------------------------------------------------
@@ -151,9 +151,9 @@ async def _reconcile(ctx: Ctx, go: attempt.Go, claim: str, known: frozenset[str]
 
 async def _wait(ctx: Ctx, message_id: str, claim: str, epoch: int, why: str, at: datetime) -> list[Event]:
     async with ctx.sessions() as session, session.begin():
-        row = await store.locked_message(session, message_id)
-        if not attempt.held(row, "sending", claim, epoch):
-            attempt.skip("taken over while waiting to be looked up", message_id, row, claim, epoch)
+        row = await attempt.holding(session, message_id, "sending", claim, epoch,
+                                    "taken over while waiting to be looked up")
+        if row is None:
             return []
         return attempt.look_up_later(ctx, row, session, ctx.clock(), why, claim, epoch, at)
 
@@ -164,9 +164,9 @@ async def _restart_attempt(ctx: Ctx, message_id: str, claim: str, epoch: int,
     unless consent was withdrawn meanwhile (the row is suppressed: its facts) or it was taken over."""
     now = ctx.clock()
     async with ctx.sessions() as session, session.begin():
-        row = await store.locked_message(session, message_id)
-        if not attempt.held(row, "sending", claim, epoch):
-            attempt.skip("taken over before it was sent again", message_id, row, claim, epoch)
+        row = await attempt.holding(session, message_id, "sending", claim, epoch,
+                                    "taken over before it was sent again")
+        if row is None:
             return []
         opted_out = None if row.kind == "compliance" else await store.opted_out(
             session, row.tenant_id, row.phone, row.kind, row.program_id)

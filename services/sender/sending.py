@@ -144,9 +144,9 @@ async def process(ctx: Ctx, message_id: str, claim: str, epoch: int) -> list[Eve
 async def _decide(ctx: Ctx, message_id: str, claim: str, epoch: int) -> list[Event] | attempt.Go:
     now = ctx.clock()
     async with ctx.sessions() as session, session.begin():
-        row = await store.locked_message(session, message_id)
-        if not attempt.held(row, "accepted", claim, epoch):
-            attempt.skip("taken over before its checks ran", message_id, row, claim, epoch)
+        row = await attempt.holding(session, message_id, "accepted", claim, epoch,
+                                    "taken over before its checks ran")
+        if row is None:
             return []
         rules = await cache.rules(ctx, session, row.tenant_id)
         with session.no_autoflush:

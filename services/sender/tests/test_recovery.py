@@ -5,6 +5,8 @@ failed as unknown (with its reason) only when the carrier cannot tell."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -16,9 +18,9 @@ from libs.common.db.models.router import Consent
 from libs.common.db.models.sender import OutboundMessage, SimulatedMessage
 from libs.common.testing.app import eventually
 from libs.common.testing.phone import START, Clock
-from services.sender import attempt, sending, store
+from services.sender import attempt, recovery, sending, store
 from services.sender.carriers import CLIENTS
-from services.sender.carriers.base import Sent
+from services.sender.carriers.base import Found, NotFound, Retry, Sent, Unknown
 from services.sender.carriers.delivery import new_http_client
 from services.sender.carriers.fakes import Forced
 from services.sender.consumer import handle_outbound
@@ -60,6 +62,17 @@ async def _settled(ctx, action_id: str, status: str) -> OutboundMessage:
     return await eventually(probe)
 
 
+@asynccontextmanager
+async def _on(suite, tenant, carrier: str) -> AsyncIterator[tuple]:
+    """(ctx, client, fake): the tenant's number on `carrier`'s fake, both on one hand-moved clock."""
+    app, client = suite
+    ctx = app.state.ctx
+    ctx.clock = Clock(START)
+    async with on_fake_carrier(app, client, tenant, carrier) as fake:
+        fake.clock = lambda: ctx.clock()
+        yield ctx, client, fake
+
+
 def _past_lookup_time(ctx, carrier: str) -> None:
     ctx.clock.advance(seconds=attempt.lease(ctx).total_seconds() + CLIENTS[carrier].LOOKUP_LAG_S + 1)
 
@@ -88,11 +101,7 @@ async def test_a_lease_is_sized_from_the_carrier_timeout_and_the_retry_policy(su
 
 
 async def test_a_redelivery_leaves_a_send_in_flight_alone_says_why_and_it_is_looked_up_later(suite, tenant):
-    app, client = suite
-    ctx = app.state.ctx
-    ctx.clock = Clock(START)
-    async with on_fake_carrier(app, client, tenant, "twilio") as fake:
-        fake.clock = lambda: ctx.clock()
+    async with _on(suite, tenant, "twilio") as (ctx, _, fake):
         cmd = command("act-inflight", from_number=NUMBERS["twilio"])
         (first,) = await handle_outbound(cmd, ctx)
         await _left_in_sending(ctx, cmd.action_id, "twilio", NUMBERS["twilio"])
@@ -132,11 +141,7 @@ async def test_an_outcome_from_a_worker_taken_over_is_not_recorded_and_one_of_tw
 @pytest.mark.parametrize("carrier", [*LOOKED_UP, "vonage"])
 async def test_a_send_the_carrier_accepted_before_the_crash_is_found_and_not_sent_again(suite, tenant,
                                                                                       carrier):
-    app, client = suite
-    ctx = app.state.ctx
-    ctx.clock = Clock(START)
-    async with on_fake_carrier(app, client, tenant, carrier) as fake:
-        fake.clock = lambda: ctx.clock()
+    async with _on(suite, tenant, carrier) as (ctx, client, fake):
         cmd = command(f"act-found-{carrier}", from_number=NUMBERS[carrier])
         (first,) = await handle_outbound(cmd, ctx)
         await _left_in_sending(ctx, cmd.action_id, carrier, NUMBERS[carrier])  # killed before `sent`
@@ -152,11 +157,7 @@ async def test_a_send_the_carrier_accepted_before_the_crash_is_found_and_not_sen
 
 @pytest.mark.parametrize("carrier", LOOKED_UP)
 async def test_a_send_that_never_reached_the_carrier_is_sent_exactly_once_more(suite, tenant, carrier):
-    app, client = suite
-    ctx = app.state.ctx
-    ctx.clock = Clock(START)
-    async with on_fake_carrier(app, client, tenant, carrier) as fake:
-        fake.clock = lambda: ctx.clock()
+    async with _on(suite, tenant, carrier) as (ctx, client, fake):
         cmd = command(f"act-lost-{carrier}", from_number=NUMBERS[carrier])
         await sending.record(ctx, cmd, sending.bus_claim(cmd.action_id))
         await _left_in_sending(ctx, cmd.action_id, carrier, NUMBERS[carrier])  # killed before the POST
@@ -172,11 +173,7 @@ async def test_a_send_that_never_reached_the_carrier_is_sent_exactly_once_more(s
 
 async def test_a_send_vonage_has_no_record_of_fails_as_unknown_with_its_reason_and_is_never_resent(suite,
                                                                                                tenant):
-    app, client = suite
-    ctx = app.state.ctx
-    ctx.clock = Clock(START)
-    async with on_fake_carrier(app, client, tenant, "vonage") as fake:
-        fake.clock = lambda: ctx.clock()
+    async with _on(suite, tenant, "vonage") as (ctx, client, fake):
         cmd = command("act-unknown", from_number=NUMBERS["vonage"])
         await sending.record(ctx, cmd, sending.bus_claim(cmd.action_id))
         await _left_in_sending(ctx, cmd.action_id, "vonage", NUMBERS["vonage"])
@@ -191,15 +188,11 @@ async def test_a_send_vonage_has_no_record_of_fails_as_unknown_with_its_reason_a
 
 
 async def test_a_send_the_carrier_took_without_answering_is_looked_up_instead_of_failed(suite, tenant):
-    app, client = suite
-    ctx = app.state.ctx
-    ctx.clock = Clock(START)
-    ctx.settings.carrier_timeout_s = 0.3
-    pool = attempt.tools(ctx)
-    pool.http = new_http_client(ctx.settings.carrier_timeout_s)  # a pool's timeouts are set when it is made
-    ctx.closers.append(pool.http.aclose)
-    async with on_fake_carrier(app, client, tenant, "twilio") as fake:
-        fake.clock = lambda: ctx.clock()
+    async with _on(suite, tenant, "twilio") as (ctx, _, fake):
+        ctx.settings.carrier_timeout_s = 0.3
+        pool = attempt.tools(ctx)
+        pool.http = new_http_client(ctx.settings.carrier_timeout_s)  # a pool's timeouts are set at its making
+        ctx.closers.append(pool.http.aclose)
         fake.script.append(Forced(201, hang=1.0, accept=True))  # accepted; the answer never comes
         cmd = command("act-no-answer", from_number=NUMBERS["twilio"])
         assert await handle_outbound(cmd, ctx) == []
@@ -211,10 +204,7 @@ async def test_a_send_the_carrier_took_without_answering_is_looked_up_instead_of
 
 
 async def test_a_consent_withdrawn_while_a_send_waited_to_be_looked_up_stops_its_resend(suite, tenant):
-    app, client = suite
-    ctx = app.state.ctx
-    ctx.clock = Clock(START)
-    async with on_fake_carrier(app, client, tenant, "twilio") as fake:
+    async with _on(suite, tenant, "twilio") as (ctx, _, fake):
         cmd = command("act-stopped", from_number=NUMBERS["twilio"])
         await sending.record(ctx, cmd, sending.bus_claim(cmd.action_id))
         await _left_in_sending(ctx, cmd.action_id, "twilio", NUMBERS["twilio"])
@@ -224,3 +214,33 @@ async def test_a_consent_withdrawn_while_a_send_waited_to_be_looked_up_stops_its
         _past_lookup_time(ctx, "twilio")
         row = await _settled(ctx, cmd.action_id, "suppressed")
     assert fake.sends == [] and row.rule == "consent"
+
+
+# --- the decisions, as a table -----------------------------------------------------------------
+
+T0 = START + timedelta(minutes=1)
+DECISIONS = [
+    ("found: sent with the carrier's id, its list status only noted", Found("SM1", "delivered"), 0, T0,
+     recovery.Settle(Sent("SM1", "sent"), "found_sent", "found at twilio as SM1 (delivered): the "
+                     "interrupted attempt went out")),
+    ("not found: sent again", NotFound("twilio has none"), 0, T0,
+     recovery.Resend("twilio has none: the interrupted attempt never reached it; sending it again")),
+    ("not found after a resend: unknown, never a third try", NotFound("twilio has none"), 1, T0,
+     recovery.Settle(Unknown("twilio has none, after it was already sent again once"), "unknown")),
+    ("the list cannot tell: unknown", Unknown("two alike"), 0, T0,
+     recovery.Settle(Unknown("two alike"), "unknown")),
+    ("no list: unknown", None, 0, T0,
+     recovery.Settle(Unknown("twilio offers no message list to look the message up in"), "unknown")),
+    ("the list is busy: look again", Retry("HTTP 429", after=5), 0, T0,
+     recovery.LookLater(T0 + recovery.LOOK_AGAIN, "HTTP 429")),
+    ("the list names a longer wait: that one", Retry("HTTP 429", after=90), 0, T0,
+     recovery.LookLater(T0 + timedelta(seconds=90), "HTTP 429")),
+    ("the list has not answered for 15 minutes: unknown", Retry("HTTP 503"), 0, START + recovery.GIVE_UP,
+     recovery.Settle(Unknown("twilio's message list did not answer for 0:15:00: HTTP 503"), "unknown")),
+]
+
+
+@pytest.mark.parametrize("verdict, resends, now, expected", [c[1:] for c in DECISIONS],
+                         ids=[c[0] for c in DECISIONS])
+def test_what_follows_a_lookup(verdict, resends, now, expected):
+    assert recovery.decide(verdict, "twilio", resends=resends, now=now, first_look=START) == expected

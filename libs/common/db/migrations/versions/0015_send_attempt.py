@@ -1,7 +1,7 @@
 """sender: a fencing token for take-overs and the start of each carrier attempt
 
 Revision ID: 0015_send_attempt
-Revises: 0011_sender_ledgers
+Revises: 0014_sending_number_unique
 Create Date: 2026-11-28 09:00:00
 """
 
@@ -11,7 +11,7 @@ import libs.common.db.base
 
 
 revision = '0015_send_attempt'
-down_revision = '0011_sender_ledgers'
+down_revision = '0014_sending_number_unique'
 branch_labels = None
 depends_on = None
 

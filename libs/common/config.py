@@ -77,7 +77,9 @@ class Settings(BaseSettings):
     link_base_url: str | None = Field(
         None, description="Base of tracked short links (`<base>/l/<code>`); default "
                           "PARLEY_PUBLIC_BASE_URL, else http://HOST:PORT.")
-    carrier_timeout_s: float = Field(10.0, gt=0, description="Timeout of one carrier API call (seconds).")
+    carrier_timeout_s: float = Field(
+        10.0, gt=0, description="Timeout of one carrier API call (seconds); with the retry policy it sizes "
+                                "the lease a sending worker holds a message under.")
     rate_limits: bool = Field(True, description="Enforce per-number send rates (off only for benchmarks).")
     rate_long_code: float = Field(
         1.0, ge=0, description="Segments per second per long code / 10DLC number (0 = unlimited).")
@@ -86,6 +88,9 @@ class Settings(BaseSettings):
     twilio_base_url: str = Field("https://api.twilio.com", description="Twilio API base URL.")
     telnyx_base_url: str = Field("https://api.telnyx.com", description="Telnyx API base URL.")
     vonage_base_url: str = Field("https://rest.nexmo.com", description="Vonage SMS API base URL.")
+    vonage_reports_base_url: str = Field(
+        "https://api.nexmo.com", description="Vonage Reports API base URL (finding a send whose outcome "
+                                             "is unknown).")
     plivo_base_url: str = Field("https://api.plivo.com", description="Plivo API base URL.")
     bandwidth_base_url: str = Field(
         "https://messaging.bandwidth.com", description="Bandwidth Messaging API base URL.")

@@ -27,6 +27,7 @@ MetricName = Literal[
     "parley_link_clicks_total",
     "parley_router_ignored_inbound_total",
     "parley_outgoing_webhooks_total",
+    "parley_send_reconciliations_total",
 ]
 
 
@@ -65,6 +66,12 @@ OUTGOING_WEBHOOKS = Counter(
 )
 MESSAGES_SENT = Counter(
     _name("parley_messages_sent_total"), "Outbound actions by outcome", ["carrier", "outcome"]
+)
+RECONCILIATIONS = Counter(
+    _name("parley_send_reconciliations_total"),
+    "Sends whose outcome was unknown, by what recovery found: repeated (the carrier dedups), "
+    "found_sent, not_found_resent, unknown (failed, rule carrier_unknown)",
+    ["carrier", "outcome"],
 )
 
 

@@ -6,64 +6,43 @@
              `sending`. A redelivered action fails the unique insert and resumes the row it finds.
     call     the carrier, outside any transaction (SQLite has one connection; PostgreSQL locks)
     settle   one transaction: `sent` / `failed` / `deferred` (carrier busy) with the carrier's id
+             (`attempt.py`: the call and the settling, under the claim's fencing token)
 
 A deferred row comes back through `process` (the same checks, consent re-read) when it is due.
 
 A row is worked on by whoever holds its `claim` (the consumer of its action, the API call, or the
-deferred loop) until `lease_until`; the move to `sending` is a compare-and-set, so two workers never
-both call the carrier. A worker that finds a row left in `sending` (a crash during the carrier
-call) repeats the call only when the carrier dedups it (idempotency key, or the simulator's
-message-id key); otherwise the outcome is unknown and the message is failed, never sent twice.
+deferred loop) until `lease_until` (`attempt.lease`: sized from PARLEY_CARRIER_TIMEOUT_S). Every take-over
+is a compare-and-set that bumps `claim_epoch`, and a worker records its verdict or outcome only while
+the epoch it took the row with is still the row's, so two workers never both act on one row, and a
+worker taken over can no longer overwrite what its successor did. A redelivered action holds the
+same claim as its first delivery (`bus_claim`): it takes an `accepted` row at once, and a `sending`
+one at once only on the simulator (which dedups by message id); elsewhere the first attempt may
+still be in flight, so the row is taken when its lease ends. A row left in `sending` (a crash during
+the call, or a call that got no answer) is recovered (`recovery.recover_sending`):
+repeated where the carrier dedups, else looked up at the carrier and sent again only if the carrier
+has no record of it; failed with rule `carrier_unknown` only when the carrier cannot tell. Every
+path that returns without sending logs one `send_skipped` line saying why.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-import httpx
-import structlog
 from sqlalchemy.exc import IntegrityError
 
 from libs.common.db.models.sender import Link, OutboundMessage
 from libs.common.events import Event
 from libs.common.events.sms_outbound import SendSms
-from libs.common.observability import MESSAGES_SENT
-from libs.common.phone import mask
 from libs.common.service import Ctx
-from services.sender import cache, caps, delivery_status, links, policy, rate_limit, receipts, store
-from services.sender.carriers import CLIENTS, SIMULATOR
-from services.sender.carriers.base import Failed, MissingCredentials, Outcome, Outgoing, Retry, Sent
-from services.sender.carriers.delivery import DEFAULT_POLICY, RetryPolicy, Sleep, deliver, new_http_client
-from services.sender.carriers.simulator import client as simulator
-from services.sender.facts import consent_fact, fact
+from services.sender import attempt, cache, caps, links, policy, rate_limit, recovery, store
+from services.sender.carriers import SIMULATOR
+from services.sender.facts import fact
 from services.sender.lookalikes import to_gsm7
 from services.sender.segments import count_segments, is_gsm7
 
-log = structlog.get_logger("parley.sender")
-
-LEASE = timedelta(minutes=2)  # longer than a carrier call with its in-process retries
 FINAL = frozenset({"sent", "failed", "suppressed"})
-MAX_CARRIER_ROUNDS = 8  # deferred retries after the in-process ones, before giving up
-DEDUPED = frozenset({SIMULATOR, *(name for name, c in CLIENTS.items() if c.IDEMPOTENT)})
-
-
-@dataclass
-class Tools:
-    """Per-process resources: the pooled HTTP client, and the sleep used between quick retries."""
-
-    http: httpx.AsyncClient
-    sleep: Sleep = asyncio.sleep
-    policy: RetryPolicy = DEFAULT_POLICY
-
-
-def tools(ctx: Ctx) -> Tools:
-    if "sender" not in ctx.state:
-        ctx.state["sender"] = Tools(new_http_client(ctx.settings.carrier_timeout_s))
-        ctx.closers.append(ctx.state["sender"].http.aclose)
-    return ctx.state["sender"]
 
 
 def link_base(ctx: Ctx) -> str:
@@ -88,12 +67,12 @@ async def record(ctx: Ctx, cmd: SendSms, claim: str) -> OutboundMessage:
     recording leaves it; `submit` records and checks in one transaction."""
     now = ctx.clock()
     async with ctx.sessions() as session, session.begin():
-        return _new_row(cmd, await cache.rules(ctx, session, cmd.tenant_id), claim, now, link_base(ctx),
-                        session)
+        rules = await cache.rules(ctx, session, cmd.tenant_id)
+        return _new_row(cmd, rules, claim, now, now + attempt.lease(ctx), link_base(ctx), session)
 
 
-def _new_row(cmd: SendSms, rules: policy.SendingRules, claim: str, now: datetime, base: str,
-             session) -> OutboundMessage:
+def _new_row(cmd: SendSms, rules: policy.SendingRules, claim: str, now: datetime, lease_until: datetime,
+             base: str, session) -> OutboundMessage:
     """The action's row in `accepted`, its tracked links and first history line, added to `session`."""
     text, tracked = _compose(cmd, rules, base)
     row = OutboundMessage(
@@ -102,7 +81,7 @@ def _new_row(cmd: SendSms, rules: policy.SendingRules, claim: str, now: datetime
         segments=count_segments(text), encoding="GSM-7" if is_gsm7(text) else "UCS-2",
         in_reply_to=cmd.in_reply_to, program_id=cmd.program_id, campaign_id=cmd.campaign_id,
         flow_id=cmd.flow_id,
-        step=cmd.step, variant=cmd.variant, attempts=0, claim=claim, lease_until=now + LEASE,
+        step=cmd.step, variant=cmd.variant, attempts=0, claim=claim, claim_epoch=0, lease_until=lease_until,
         created_at=now, updated_at=now)
     session.add(row)
     store.add_links(session, [
@@ -116,26 +95,7 @@ def _new_row(cmd: SendSms, rules: policy.SendingRules, claim: str, now: datetime
     return row
 
 
-def _log(row: OutboundMessage) -> None:
-    MESSAGES_SENT.labels(carrier=row.carrier or "none", outcome=row.status).inc()
-    log.info("send_" + row.status, tenant=row.tenant_id, phone=mask(row.phone), kind=row.kind,
-             rule=row.rule, reason=row.reason, message_id=row.id)
-
-
-def _set(row: OutboundMessage, session, now: datetime, status: str, rule: str | None,
-         reason: str | None) -> None:
-    row.status, row.rule, row.reason, row.updated_at = status, rule, reason, now
-    store.add_history(session, row.id, now, status, rule, reason)
-
-
 # --- decide --------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Go:
-    row: OutboundMessage
-    number: cache.Number
-    creds: dict[str, str] | None
-
 
 @dataclass(frozen=True)
 class Submitted:
@@ -156,43 +116,45 @@ async def submit(ctx: Ctx, cmd: SendSms, claim: str) -> Submitted:
             if found is not None:
                 return Submitted(found.id, False, await resume(ctx, found, claim))
             continue
-        if isinstance(decision, _Go):
-            return Submitted(row.id, True, await _call_and_settle(ctx, decision, claim))
+        if isinstance(decision, attempt.Go):
+            return Submitted(row.id, True, await attempt.call_and_settle(ctx, decision, claim))
         return Submitted(row.id, True, decision)
     raise RuntimeError(f"could not record action {cmd.action_id}")
 
 
-async def _admit(ctx: Ctx, cmd: SendSms, claim: str) -> tuple[OutboundMessage, list[Event] | _Go]:
+async def _admit(ctx: Ctx, cmd: SendSms, claim: str) -> tuple[OutboundMessage, list[Event] | attempt.Go]:
     now = ctx.clock()
     async with ctx.sessions() as session, session.begin():
         rules = await cache.rules(ctx, session, cmd.tenant_id)
-        row = _new_row(cmd, rules, claim, now, link_base(ctx), session)
+        row = _new_row(cmd, rules, claim, now, now + attempt.lease(ctx), link_base(ctx), session)
         with session.no_autoflush:  # one INSERT at commit, with the checks' verdict in it
             decision = await _checks(ctx, session, row, rules, now)
     return row, decision
 
 
-async def process(ctx: Ctx, message_id: str, claim: str) -> list[Event]:
-    """Checks and, when they pass, the carrier call, for a row in `accepted` held under `claim`."""
-    decision = await _decide(ctx, message_id, claim)
-    if not isinstance(decision, _Go):
+async def process(ctx: Ctx, message_id: str, claim: str, epoch: int) -> list[Event]:
+    """Checks and, when they pass, the carrier call, for a row in `accepted` held under `claim` at
+    `epoch`."""
+    decision = await _decide(ctx, message_id, claim, epoch)
+    if not isinstance(decision, attempt.Go):
         return decision
-    return await _call_and_settle(ctx, decision, claim)
+    return await attempt.call_and_settle(ctx, decision, claim)
 
 
-async def _decide(ctx: Ctx, message_id: str, claim: str) -> list[Event] | _Go:
+async def _decide(ctx: Ctx, message_id: str, claim: str, epoch: int) -> list[Event] | attempt.Go:
     now = ctx.clock()
     async with ctx.sessions() as session, session.begin():
-        row = await store.locked_message(session, message_id)
-        if row is None or row.status != "accepted" or row.claim != claim:
-            return []  # someone else holds it now
+        row = await attempt.holding(session, message_id, "accepted", claim, epoch,
+                                    "taken over before its checks ran")
+        if row is None:
+            return []
         rules = await cache.rules(ctx, session, row.tenant_id)
         with session.no_autoflush:
             return await _checks(ctx, session, row, rules, now)
 
 
 async def _checks(ctx: Ctx, session, row: OutboundMessage, rules: policy.SendingRules,
-                  now: datetime) -> list[Event] | _Go:
+                  now: datetime) -> list[Event] | attempt.Go:
     """Consent, quiet hours and caps (`policy`), the number and its rate, its credentials; the row
     moves to `suppressed`, `failed`, `deferred` or `sending` in the caller's transaction."""
     opted_out = None
@@ -203,28 +165,29 @@ async def _checks(ctx: Ctx, session, row: OutboundMessage, rules: policy.Sending
         counts = await store.marketing_counts(session, row.tenant_id, row.phone, *caps.since(now))
     verdict = policy.precheck(row.kind, row.phone, now, rules, opted_out, *counts)
     if verdict.action == "suppress":
-        _set(row, session, now, "suppressed", verdict.rule, verdict.reason)
-        return _done(row, now)
+        attempt.set_status(row, session, now, "suppressed", verdict.rule, verdict.reason)
+        return attempt.done(row, now)
     if verdict.action == "defer":
-        return _defer(row, session, now, verdict.until, verdict.rule, verdict.reason)  # type: ignore[arg-type]
+        return attempt.defer(row, session, now, verdict.until, verdict.rule, verdict.reason)  # type: ignore[arg-type]
     number = await cache.number(ctx, session, row.tenant_id, row.from_number)
     if number is None:
         why = (f"{row.from_number} is not a registered sending number" if row.from_number
                else "the tenant has no registered sending number")
-        _set(row, session, now, "failed", "number", why)
-        return _done(row, now)
+        attempt.set_status(row, session, now, "failed", "number", why)
+        return attempt.done(row, now)
     row.from_number, row.carrier = number.number, number.carrier
     wait = await _rate_slot(ctx, session, row, number, now)
     if wait is not None:
-        return _defer(row, session, now, wait[0], "rate_limit", wait[1], rate_slot=wait[0])
-    creds, problem = await _credentials(ctx, session, row.tenant_id, number.carrier)
+        return attempt.defer(row, session, now, wait[0], "rate_limit", wait[1], rate_slot=wait[0])
+    creds, problem = await attempt.credentials(ctx, session, row.tenant_id, number.carrier)
     if problem:
-        _set(row, session, now, "failed", "credentials", problem)
-        return _done(row, now)
-    row.status, row.lease_until, row.updated_at = "sending", now + LEASE, now
+        attempt.set_status(row, session, now, "failed", "credentials", problem)
+        return attempt.done(row, now)
+    row.status, row.updated_at = "sending", now
+    row.attempt_started_at, row.lease_until = now, now + attempt.lease(ctx)
     row.attempts += 1
     store.add_history(session, row.id, now, "sending", None, f"via {number.carrier} from {number.number}")
-    return _Go(row, number, creds)
+    return attempt.Go(row, number, creds, row.claim_epoch)
 
 
 async def _rate_slot(ctx: Ctx, session, row: OutboundMessage, number: cache.Number,
@@ -242,150 +205,40 @@ async def _rate_slot(ctx: Ctx, session, row: OutboundMessage, number: cache.Numb
                                  f"({number.number_type}); slot at {reservation.send_at:%H:%M:%S.%f} UTC")
 
 
-async def _credentials(ctx: Ctx, session, tenant_id: str, carrier: str) -> tuple[dict | None, str | None]:
-    if carrier == SIMULATOR:
-        return None, None
-    if carrier not in CLIENTS:
-        return None, f"no client for carrier {carrier!r}"
-    try:
-        creds = await cache.credentials(ctx, session, tenant_id, carrier)
-    except ValueError as exc:
-        return None, str(exc)
-    if creds is None:
-        return None, f"the tenant has no {carrier} credentials (PUT /v1/tenants/{{id}}/credentials/{carrier})"
-    return creds, None
-
-
-def _defer(row: OutboundMessage, session, now: datetime, until: datetime, rule: str, reason: str,
-           rate_slot: datetime | None = None) -> list[Event]:
-    row.next_attempt_at, row.rate_slot_at = until, rate_slot
-    row.claim = row.lease_until = None
-    _set(row, session, now, "deferred", rule, reason)
-    _log(row)
-    return [fact(row, "deferred", now)]
-
-
-def _done(row: OutboundMessage, now: datetime) -> list[Event]:
-    row.claim = row.lease_until = row.next_attempt_at = None
-    _log(row)
-    return [fact(row, row.status, now)]
-
-
-# --- call and settle -----------------------------------------------------------------------------
-
-def _outgoing(ctx: Ctx, row: OutboundMessage, carrier: str) -> Outgoing:
-    public = ctx.settings.public_base_url
-    status_url = f"{public.rstrip('/')}/webhooks/{carrier}/{row.tenant_id}/status" if public else None
-    return Outgoing(message_id=row.id, to=row.phone, from_=row.from_number or "", text=row.text or row.body,
-                    unicode=row.encoding == "UCS-2", status_url=status_url)
-
-
-async def _call(ctx: Ctx, go: _Go) -> Outcome:
-    row = go.row
-    if go.number.carrier == SIMULATOR:
-        async with ctx.sessions() as session, session.begin():
-            cid = await simulator.send(session, message_id=row.id, tenant_id=row.tenant_id,
-                                       from_number=go.number.number, to=row.phone, body=row.text or row.body,
-                                       segments=row.segments, now=ctx.clock())
-        return Sent(cid)
-    client = CLIENTS[go.number.carrier]
-    t = tools(ctx)
-    try:
-        return await deliver(client, _outgoing(ctx, row, client.NAME), go.creds or {}, http=t.http,
-                             base_url=getattr(ctx.settings, f"{client.NAME}_base_url"), sleep=t.sleep,
-                             policy=t.policy)
-    except MissingCredentials as exc:
-        return Failed(str(exc))
-
-
-async def _call_and_settle(ctx: Ctx, go: _Go, claim: str) -> list[Event]:
-    outcome = await _call(ctx, go)
-    return await settle(ctx, go.row.id, claim, outcome)
-
-
-async def settle(ctx: Ctx, message_id: str, claim: str, outcome: Outcome) -> list[Event]:
-    now = ctx.clock()
-    async with ctx.sessions() as session, session.begin():
-        row = await store.locked_message(session, message_id)
-        if row is None or row.status != "sending" or row.claim != claim:
-            return []
-        if isinstance(outcome, Sent):
-            return await _sent(session, row, outcome, now)
-        if isinstance(outcome, Retry):
-            return _carrier_busy(row, session, now, outcome)
-        row.error_code = outcome.code
-        rule = ("carrier_opt_out" if outcome.opted_out else "carrier_unknown" if outcome.uncertain
-                else "carrier")
-        _set(row, session, now, "failed", rule, outcome.reason)
-        events: list[Event] = _done(row, now)
-        if outcome.opted_out:
-            await store.mark_carrier_opt_out(session, row.tenant_id, row.phone, row.carrier or "",
-                                             outcome.code, now)
-            events.append(consent_fact(row, row.carrier or "", outcome.code, now))
-    return events
-
-
-async def _sent(session, row: OutboundMessage, outcome: Sent, now: datetime) -> list[Event]:
-    row.carrier_message_id, row.sent_at = outcome.carrier_message_id, now
-    row.delivery_status = outcome.status if outcome.status in receipts.RANK else "queued"
-    _set(row, session, now, "sent", None, None)
-    events = _done(row, now)
-    pending = await store.pop_receipts(session, row.tenant_id, row.carrier or "", outcome.carrier_message_id)
-    for receipt in pending:  # a receipt that overtook this send
-        events += await delivery_status.apply_receipt(session, row, receipt.status, receipt.error_code,
-                                                      receipt.opted_out, receipt.at)
-    return events
-
-
-def _carrier_busy(row: OutboundMessage, session, now: datetime, outcome: Retry) -> list[Event]:
-    if row.attempts >= MAX_CARRIER_ROUNDS:
-        _set(row, session, now, "failed", "carrier",
-             f"gave up after {row.attempts} rounds: {outcome.reason}")
-        return _done(row, now)
-    wait = max(outcome.after or 0.0, min(300.0, 5.0 * 2 ** (row.attempts - 1)))
-    until = now + timedelta(seconds=wait)
-    return _defer(row, session, now, until, "carrier_retry",
-                  f"{outcome.reason}; round {row.attempts} of {MAX_CARRIER_ROUNDS}, "
-                  f"again at {until:%H:%M:%S} UTC")
-
-
 # --- picking up where someone left off -----------------------------------------------------------
+
+def _may_take_at_once(row: OutboundMessage, claim: str) -> str | None:
+    """The holder whose lease need not run out before `claim` takes the row. `accepted`: anyone
+    (the move to `sending` is guarded by the epoch). `sending`: the same claim on the simulator
+    (its message-id key makes a repeat one message even while the first is in flight); anywhere
+    else the first attempt may still be in flight, so its lease must end first."""
+    if row.status == "accepted":
+        return row.claim
+    if row.status == "sending" and row.claim == claim and row.carrier == SIMULATOR:
+        return claim
+    return None
+
 
 async def resume(ctx: Ctx, row: OutboundMessage, claim: str) -> list[Event]:
     """A row found already recorded (a redelivery, a retried API call, an expired lease)."""
     now = ctx.clock()
     if row.status in FINAL:
-        return [fact(row, row.status, row.updated_at or now)]  # the same fact, published again
+        attempt.skip("already final: its fact is published again", row.id, row, claim, None)
+        return [fact(row, row.status, row.updated_at or now)]
     if row.status == "deferred":
-        return []  # the deferred loop sends it at its time
-    # `accepted` may be picked up by the same claimant at once (the move to `sending` is guarded);
-    # `sending` only once its lease ran out: the call may still be in flight elsewhere.
-    mine = row.claim if row.status == "accepted" else None
+        attempt.skip(f"deferred until {row.next_attempt_at}: the deferred loop sends it", row.id, row, claim,
+                     None)
+        return []
     async with ctx.sessions() as session, session.begin():
-        taken = await store.take_over(session, row.id, row.status, claim, now, now + LEASE, mine)
-    if not taken:
-        return []  # someone holds it and their lease runs
+        epoch = await store.take_over(session, row.id, row.status, row.claim_epoch, claim, now,
+                                      now + attempt.lease(ctx), _may_take_at_once(row, claim))
+    if epoch is None:
+        why = ("its first attempt under this claim may still be in flight: recovered once the lease ends"
+               if row.claim == claim else "held by another worker whose lease runs, or changed meanwhile")
+        attempt.skip(why, row.id, row, claim, None)
+        return []
     if row.status == "accepted":
-        return await process(ctx, row.id, claim)
-    return await recover_sending(ctx, row.id, claim)
+        return await process(ctx, row.id, claim, epoch)
+    return await recovery.recover_sending(ctx, row.id, claim, epoch)
 
 
-async def recover_sending(ctx: Ctx, message_id: str, claim: str) -> list[Event]:
-    """The carrier call of a row left in `sending` was interrupted. Repeat it where the carrier
-    dedups (idempotency key, the simulator's message id); else fail it: it may have gone out."""
-    async with ctx.sessions() as session:
-        row = await session.get(OutboundMessage, message_id)
-        if row is None or row.status != "sending" or row.claim != claim:
-            return []
-        number = await cache.number(ctx, session, row.tenant_id, row.from_number)
-        if number is not None and number.carrier in DEDUPED:
-            creds, problem = await _credentials(ctx, session, row.tenant_id, number.carrier)
-        else:
-            creds, problem = None, "not repeatable"
-    if number is None or problem:
-        outcome: Outcome = Failed("interrupted during the carrier call; the outcome is unknown and the "
-                                  "call is not repeated, to never send twice", uncertain=True)
-        return await settle(ctx, message_id, claim, outcome)
-    log.info("send_repeated_after_interruption", tenant=row.tenant_id, message_id=row.id,
-             carrier=number.carrier)
-    return await _call_and_settle(ctx, _Go(row, number, creds), claim)

@@ -150,46 +150,69 @@ async def links_of(session: AsyncSession, message_id: str) -> list[Link]:
     return list(await session.scalars(select(Link).where(Link.message_id == message_id).order_by(Link.code)))
 
 
+async def known_carrier_ids(session: AsyncSession, row: OutboundMessage, since: datetime) -> frozenset[str]:
+    """Carrier ids already recorded for the tenant's other messages to the same phone since `since`:
+    a lookup must not take one of those for this message."""
+    return frozenset(await session.scalars(select(OutboundMessage.carrier_message_id).where(
+        OutboundMessage.tenant_id == row.tenant_id, OutboundMessage.phone == row.phone,
+        OutboundMessage.carrier == row.carrier, OutboundMessage.id != row.id,
+        OutboundMessage.carrier_message_id.is_not(None), OutboundMessage.created_at >= since)))
+
+
+async def history_count(session: AsyncSession, message_id: str, rule: str) -> int:
+    """How many history lines of the message carry `rule` (e.g. resends after a lookup)."""
+    return await session.scalar(select(func.count()).select_from(MessageEvent).where(
+        MessageEvent.message_id == message_id, MessageEvent.rule == rule)) or 0
+
+
 async def locked_message(session: AsyncSession, message_id: str) -> OutboundMessage | None:
     return await session.scalar(select(OutboundMessage).where(OutboundMessage.id == message_id)
                                 .with_for_update())
 
 
-async def take_over(session: AsyncSession, message_id: str, status: str, claim: str, now: datetime,
-                    lease_until: datetime, old_claim: str | None) -> bool:
-    """Claim a row in `status` if its current claim is `old_claim` or its lease ran out."""
+async def take_over(session: AsyncSession, message_id: str, status: str, epoch: int, claim: str,
+                    now: datetime, lease_until: datetime, old_claim: str | None) -> int | None:
+    """Claim a row still in `status` at `epoch` if its claim is `old_claim` or its lease ran out.
+    A compare-and-set on the epoch, which it bumps: of two workers that read the row alike, one
+    wins. Returns the new epoch (the winner's fencing token), or None."""
     mine = OutboundMessage.claim == old_claim if old_claim is not None else false()
     result = await session.execute(
         update(OutboundMessage).where(
             OutboundMessage.id == message_id, OutboundMessage.status == status,
+            OutboundMessage.claim_epoch == epoch,
             or_(mine, OutboundMessage.lease_until.is_(None), OutboundMessage.lease_until < now))
-        .values(claim=claim, lease_until=lease_until).execution_options(synchronize_session=False))
-    return result.rowcount == 1
+        .values(claim=claim, lease_until=lease_until, claim_epoch=epoch + 1)
+        .execution_options(synchronize_session=False))
+    return epoch + 1 if result.rowcount == 1 else None
 
 
-async def due(session: AsyncSession, now: datetime, limit: int) -> list[tuple[str, str, str]]:
-    """(id, status, phone) of deferred messages now due and of claimed ones whose lease ran out,
-    oldest first; locked (SKIP LOCKED) on PostgreSQL so replicas split them."""
-    query = (select(OutboundMessage.id, OutboundMessage.status, OutboundMessage.phone).where(or_(
+async def due(session: AsyncSession, now: datetime, limit: int) -> list[tuple[str, str, str, int]]:
+    """(id, status, phone, epoch) of deferred messages now due and of claimed ones whose lease ran
+    out, oldest first; locked (SKIP LOCKED) on PostgreSQL so replicas split them."""
+    query = (select(OutboundMessage.id, OutboundMessage.status, OutboundMessage.phone,
+                    OutboundMessage.claim_epoch).where(or_(
         and_(OutboundMessage.status == "deferred", OutboundMessage.next_attempt_at <= now),
         and_(OutboundMessage.status.in_(("accepted", "sending")), OutboundMessage.lease_until < now)))
         .order_by(OutboundMessage.next_attempt_at).limit(limit))
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return [(r[0], r[1], r[2]) for r in (await session.execute(query)).all()]
+    return [(r[0], r[1], r[2], r[3]) for r in (await session.execute(query)).all()]
 
 
 async def claim_deferred(session: AsyncSession, ids: list[str], claim: str, now: datetime,
-                         lease_until: datetime) -> set[str]:
-    """Move due deferred rows to `accepted` under `claim`; the ids this call actually took."""
+                         lease_until: datetime) -> dict[str, int]:
+    """Move due deferred rows to `accepted` under `claim`, bumping their epoch; {id: new epoch} of
+    the rows this call actually took."""
     if not ids:
-        return set()
+        return {}
     result = await session.execute(
         update(OutboundMessage).where(OutboundMessage.id.in_(ids), OutboundMessage.status == "deferred",
                                       OutboundMessage.next_attempt_at <= now)
-        .values(status="accepted", claim=claim, lease_until=lease_until, updated_at=now)
-        .returning(OutboundMessage.id).execution_options(synchronize_session=False))
-    return set(result.scalars())
+        .values(status="accepted", claim=claim, lease_until=lease_until, updated_at=now,
+                claim_epoch=OutboundMessage.claim_epoch + 1)
+        .returning(OutboundMessage.id, OutboundMessage.claim_epoch)
+        .execution_options(synchronize_session=False))
+    return {r[0]: r[1] for r in result.all()}
 
 
 async def next_due(session: AsyncSession) -> datetime | None:

@@ -2,13 +2,19 @@
 
 A client module (`carriers/<name>/client.py`) is pure and has the same shape everywhere:
 
-    NAME, BASE_URL, IDEMPOTENT, OPTED_OUT
+    NAME, BASE_URL, IDEMPOTENT, OPTED_OUT, LOOKUP_LAG_S
     build_request(msg, creds, base_url=BASE_URL) -> httpx.Request
     read_response(resp) -> Sent | Retry | Failed
+    build_lookup(sought, creds, base_url=BASE_URL) -> httpx.Request | None
+    read_lookup(resp, sought) -> Found | NotFound | Unknown | Retry
 
 `IDEMPOTENT` says the carrier honours an idempotency key (the message id), so a request whose
 answer was lost may be repeated; otherwise it is never repeated (a double send costs money and
-may break consent rules). Credentials are the tenant's values stored with
+may break consent rules). Instead, once the attempt can no longer reach the carrier, the carrier's
+own message list is searched for it (`build_lookup`/`read_lookup`): `Found` settles it as sent,
+`NotFound` lets it be sent again, `Unknown` says the list cannot tell (`None` from `build_lookup`:
+the carrier offers no usable list). `LOOKUP_LAG_S` is how long a just-accepted message may take to
+appear in that list. Credentials are the tenant's values stored with
 `PUT /v1/tenants/{id}/credentials/{carrier}`; a missing one raises `MissingCredentials`.
 """
 
@@ -64,6 +70,46 @@ class Failed:
 Outcome = Sent | Retry | Failed
 
 
+@dataclass(frozen=True)
+class Sought:
+    """A message whose send has an unknown outcome, as a lookup searches the carrier for it: what was
+    sent, and the window in which the carrier can have accepted it."""
+
+    message_id: str
+    to: str  # E.164
+    from_: str
+    text: str
+    segments: int
+    since: datetime  # the attempt started (a little before: clocks differ)
+    until: datetime  # after this, the attempt could no longer reach the carrier
+    known: frozenset[str] = frozenset()  # carrier ids Parley already holds for other messages
+
+
+@dataclass(frozen=True)
+class Found:
+    """The carrier has the message: it was sent, with this id (receipts will name it)."""
+
+    carrier_message_id: str
+    status: str = "queued"
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """The carrier's list, read in full for the window, has no such message: it was never accepted."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """The list cannot tell (no list, message bodies not kept, too many candidates, refused)."""
+
+    reason: str
+
+
+Lookup = Found | NotFound | Unknown | Retry
+
+
 class MissingCredentials(ValueError):
     pass
 
@@ -76,6 +122,12 @@ class Client(Protocol):
     def build_request(self, msg: Outgoing, creds: Credentials, base_url: str = ...) -> httpx.Request: ...
 
     def read_response(self, resp: httpx.Response) -> Outcome: ...
+
+    LOOKUP_LAG_S: float
+
+    def build_lookup(self, msg: Sought, creds: Credentials, base_url: str = ...) -> httpx.Request | None: ...
+
+    def read_lookup(self, resp: httpx.Response, msg: Sought) -> Lookup: ...
 
 
 def need(creds: Credentials, carrier: str, *names: str) -> list[str]:
@@ -122,3 +174,57 @@ def json_body(resp: httpx.Response) -> dict:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def in_window(at: datetime | None, msg: Sought) -> bool:
+    return at is not None and msg.since <= at <= msg.until
+
+
+def pick(candidates: list[tuple[str, str]], msg: Sought, complete: bool, carrier: str,
+         evidence: str) -> Lookup:
+    """The verdict from the carrier messages that match `msg` by `evidence` (carrier id, status),
+    leaving out ids Parley already holds for other messages. One match: found. None in a list read
+    in full: not found. More than one, or a list cut short: the list cannot tell."""
+    fresh = [c for c in candidates if c[0] not in msg.known]
+    if len(fresh) == 1:
+        return Found(*fresh[0])
+    if len(fresh) > 1:
+        return Unknown(f"{len(fresh)} {carrier} messages match by {evidence} in the attempt window; "
+                       "which one is this message cannot be told")
+    if not complete:
+        return Unknown(f"{carrier} lists more messages in the attempt window than one page holds; "
+                       "the rest was not searched")
+    return NotFound(f"{carrier} has no message matching by {evidence} in the attempt window")
+
+
+def utc(value: object) -> datetime | None:
+    """An ISO 8601 time as an aware UTC datetime (naive means UTC), or None when unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def listed(data: dict, key: str) -> list[dict] | None:
+    """The records under `key`, or None when the answer does not have that list (never read an
+    unreadable answer as "no such message")."""
+    items = data.get(key)
+    if not isinstance(items, list):
+        return None
+    return [i for i in items if isinstance(i, dict)]
+
+
+UNREADABLE = "the carrier's message list answered in an unreadable shape"
+
+
+def lookup_refused(resp: httpx.Response, carrier: str) -> Lookup | None:
+    """429/5xx: look again later; any other non-2xx: the list cannot be read (credentials, product
+    not enabled); None for a 2xx, which the client reads."""
+    if (retry := transient(resp)) is not None:
+        return retry
+    if resp.status_code >= 300:
+        return Unknown(f"{carrier}'s message list answered HTTP {resp.status_code}")
+    return None

@@ -6,17 +6,23 @@ all exercised the way production exercises them. No call ever leaves the machine
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from libs.common.testing.http import local_server
-from services.sender.carriers.base import Client, Failed, Outgoing, Retry, Sent
-from services.sender.carriers.delivery import deliver
+from services.sender.carriers.base import Client, Failed, Lookup, Outgoing, Retry, Sent, Sought
+from services.sender.carriers.delivery import deliver, find
 from services.sender.carriers.fakes import CREDENTIALS, Call, FakeCarrier, Forced
 
 MESSAGE = Outgoing(message_id="9f0c2a9e0b7d4c55a1e3f0d2c6b8a901", to="+12125550100",
                    from_="+13125550000", text="Flash sale: 30% off today", unicode=False,
                    status_url="https://parley.example/webhooks/x/acme/status")
+
+
+AT = datetime(2026, 11, 20, 17, 0, 1, tzinfo=UTC)  # when the attempt started
+SOUGHT = Sought(message_id=MESSAGE.message_id, to=MESSAGE.to, from_=MESSAGE.from_, text=MESSAGE.text,
+                segments=1, since=AT - timedelta(seconds=2), until=AT + timedelta(seconds=39))
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class ClientCase:
     uncertain: bool = False
     wrong_credentials: bool = False
     read_timeout: float = 5.0
+    deadline_s: float | None = None  # the attempt window `deliver` is cut off at
     same_request: bool = False  # every try byte-identical (idempotent replays need it)
 
 
@@ -84,7 +91,7 @@ async def run_client_case(client: Client, case: ClientCase) -> Result:
     timeout = httpx.Timeout(5.0, read=case.read_timeout)
     async with local_server(fake) as url, httpx.AsyncClient(timeout=timeout) as http:
         outcome = await deliver(client, MESSAGE, credentials(client.NAME, case.wrong_credentials),
-                                http=http, base_url=url, sleep=sleep)
+                                http=http, base_url=url, sleep=sleep, deadline_s=case.deadline_s)
     result = Result(outcome, fake.calls, waits)
     check(case, result)
     return result
@@ -108,3 +115,27 @@ def check(case: ClientCase, result: Result) -> None:
         assert outcome.uncertain is case.uncertain, outcome
     if case.same_request:
         assert len({(c.path, c.body, c.headers.get("idempotency-key")) for c in result.calls}) == 1
+
+
+@dataclass
+class LookupResult:
+    sent: object  # what the send got (None when nothing was sent first)
+    verdict: Lookup | None
+    fake: FakeCarrier
+
+
+async def run_lookup(client: Client, *, send_first: bool, sought: Sought = SOUGHT,
+                     script: tuple[Forced, ...] = ()) -> LookupResult:
+    """Optionally send MESSAGE to the carrier's fake (accepted at AT), then look it up there."""
+    fake = FakeCarrier(client.NAME, clock=lambda: AT)
+    creds = credentials(client.NAME)
+    async with local_server(fake) as url, httpx.AsyncClient(timeout=5.0) as http:
+        sent = await deliver(client, MESSAGE, creds, http=http, base_url=url) if send_first else None
+        fake.script.extend(script)
+        verdict = await find(client, sought, creds, http=http, base_url=url)
+    return LookupResult(sent, verdict, fake)
+
+
+def listed(payload: dict, status: int = 200) -> httpx.Response:
+    """A message-list answer, as `read_lookup` gets it."""
+    return httpx.Response(status, json=payload, request=httpx.Request("GET", "http://127.0.0.1/"))

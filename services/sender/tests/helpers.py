@@ -25,6 +25,8 @@ async def on_fake_carrier(app: FastAPI, client: httpx.AsyncClient, headers: dict
     fake = FakeCarrier(carrier)
     async with local_server(fake) as url:
         setattr(app.state.ctx.settings, f"{carrier}_base_url", url)
+        if hasattr(app.state.ctx.settings, f"{carrier}_reports_base_url"):  # Vonage's lookups
+            setattr(app.state.ctx.settings, f"{carrier}_reports_base_url", url)
         resp = await client.put(f"/v1/tenants/acme/credentials/{carrier}", headers=headers,
                                 json={"values": CREDENTIALS[carrier]})
         assert resp.status_code in (200, 204), resp.text

@@ -158,7 +158,7 @@ async def test_numbers_register_with_carrier_type_and_rate_and_can_be_removed(su
 async def test_the_carrier_http_pool_is_closed_when_the_service_stops(settings):
     from libs.common.testing.app import running
     from services.embedded import all_services
-    from services.sender.sending import tools
+    from services.sender.attempt import tools
 
     async with running(all_services(), settings) as (app, _):
         pool = tools(app.state.ctx).http

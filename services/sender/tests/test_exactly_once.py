@@ -94,20 +94,6 @@ async def test_a_row_left_by_a_dead_worker_is_taken_over_by_the_loop_once_its_le
     assert row.status == "sent" and len(fake.calls) == 1
 
 
-async def test_an_interrupted_call_to_a_carrier_without_idempotency_is_not_repeated(suite, tenant):
-    app, client = suite
-    ctx = app.state.ctx
-    async with on_fake_carrier(app, client, tenant, "twilio") as fake:
-        cmd = command("act-unknown", from_number=NUMBERS["twilio"])
-        await handle_outbound(cmd, ctx)
-        async with ctx.sessions() as session, session.begin():  # as if we died before recording `sent`
-            await session.execute(update(OutboundMessage).values(status="sending", carrier_message_id=None))
-        (event,) = await handle_outbound(cmd, ctx)
-    assert len(fake.calls) == 1
-    assert (event.outcome, event.rule) == ("failed", "carrier_unknown")
-    assert "never send twice" in event.reason
-
-
 async def test_an_interrupted_call_to_an_idempotent_carrier_is_repeated_and_deduplicated_there(suite, tenant):
     app, client = suite
     ctx = app.state.ctx

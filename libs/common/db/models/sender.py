@@ -57,6 +57,9 @@ class OutboundMessage(Base):
     deferred (until `next_attempt_at`) on the way. `delivery_status` is the carrier's receipts:
     queued → sent → delivered | undelivered | failed. `claim` and `lease_until` say who is working on
     the row (a consumer, the API, or the deferred loop); an expired lease may be taken over.
+    `claim_epoch` is the fencing token: every take-over bumps it, and a worker's outcome is recorded
+    only while the epoch it started with is still the row's. `attempt_started_at` is when the
+    current carrier attempt began: the window a lookup at the carrier searches after a crash.
     `body` is what was asked for, `text` what went to the carrier (tracked links, GSM-7 look-alikes).
     """
 
@@ -88,6 +91,8 @@ class OutboundMessage(Base):
     rate_slot_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     claim: Mapped[str | None] = mapped_column(String(80))
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    claim_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempt_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     delivery_status: Mapped[str | None] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

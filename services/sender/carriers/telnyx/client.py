@@ -16,7 +16,10 @@ Errors: https://developers.telnyx.com/docs/messaging/messages/error-codes (40300
 
 Credentials: `api_key` (sending); optionally `messaging_profile_id`. (`public_key` is what ingress
 verifies webhooks with.) The request body is built deterministically so a repeat is byte-identical,
-as Telnyx requires for an idempotent replay.
+as Telnyx requires for an idempotent replay. An interrupted send is repeated with the same key
+(Telnyx replays a successful answer for 24 hours), so no lookup is needed (`build_lookup` → None);
+it is repeated only once the first attempt can no longer be in flight, since Telnyx stores only
+finished answers and two requests in flight with one key are not guaranteed to be one SMS.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ import orjson
 from services.sender.carriers.base import (
     Credentials,
     Failed,
+    Lookup,
     Outcome,
     Outgoing,
     Sent,
+    Sought,
+    Unknown,
     json_body,
     need,
     transient,
@@ -39,6 +45,7 @@ NAME = "telnyx"
 BASE_URL = "https://api.telnyx.com"
 IDEMPOTENT = True
 OPTED_OUT = frozenset({"40300"})  # "Blocked due to STOP message"
+LOOKUP_LAG_S = 0.0
 
 
 def build_request(msg: Outgoing, creds: Credentials, base_url: str = BASE_URL) -> httpx.Request:
@@ -68,3 +75,11 @@ def read_response(resp: httpx.Response) -> Outcome:
     code = str(first["code"]) if first.get("code") is not None else None
     words = first.get("detail") or first.get("title") or resp.reason_phrase
     return Failed(f"Telnyx {code or resp.status_code}: {words}", code, opted_out=code in OPTED_OUT)
+
+
+def build_lookup(msg: Sought, creds: Credentials, base_url: str = BASE_URL) -> None:
+    return None  # repeated with its Idempotency-Key instead
+
+
+def read_lookup(resp: httpx.Response, msg: Sought) -> Lookup:
+    return Unknown("Telnyx sends are repeated with their idempotency key, not looked up")

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from services.sender.carriers.base import Failed, Sent
+from services.sender.carriers.base import Failed, Retry, Sent
 from services.sender.carriers.fakes import CREDENTIALS, Forced
-from services.sender.carriers.harness import MESSAGE, ClientCase, run_client_case, standard_cases
+from services.sender.carriers.harness import MESSAGE, SOUGHT, ClientCase, run_client_case, standard_cases
 from services.sender.carriers.telnyx import client
 
 CASES = [
@@ -16,6 +16,8 @@ CASES = [
     ClientCase("40300: blocked due to STOP", recipient_opted_out=True, expect=Failed, opted_out=True),
     ClientCase("no answer is repeated with the same Idempotency-Key", (Forced(200, hang=1.0),), calls=2,
                jitter=True, read_timeout=0.2, same_request=True),
+    ClientCase("an attempt still running at the end of its window is left to be repeated",
+               (Forced(200, hang=2.0),), expect=Retry, deadline_s=0.3),
 ]
 
 
@@ -38,3 +40,7 @@ async def test_request_is_json_with_bearer_key_and_the_message_id_as_idempotency
 def test_a_body_is_byte_identical_when_built_again():
     creds = CREDENTIALS["telnyx"]
     assert client.build_request(MESSAGE, creds).content == client.build_request(MESSAGE, creds).content
+
+
+def test_telnyx_sends_are_repeated_with_their_key_rather_than_looked_up():
+    assert client.build_lookup(SOUGHT, CREDENTIALS["telnyx"]) is None

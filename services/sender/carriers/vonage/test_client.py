@@ -7,9 +7,17 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from services.sender.carriers.base import Failed, Retry, Sent
+from services.sender.carriers.base import Failed, Found, Retry, Sent, Unknown
 from services.sender.carriers.fakes import CREDENTIALS, Forced
-from services.sender.carriers.harness import MESSAGE, ClientCase, run_client_case, standard_cases
+from services.sender.carriers.harness import (
+    MESSAGE,
+    SOUGHT,
+    ClientCase,
+    listed,
+    run_client_case,
+    run_lookup,
+    standard_cases,
+)
 from services.sender.carriers.vonage import client
 
 CASES = [
@@ -52,3 +60,24 @@ def test_errors_come_in_a_200_and_the_status_decides():
     invalid = httpx.Response(200, json={"messages": [{"status": "3", "error-text": "Invalid to"}]})
     assert isinstance(client.read_response(internal), Retry)
     assert client.read_response(invalid) == Failed("Vonage 3: Invalid to", "3")
+
+
+# --- looking up a send whose outcome is unknown ----------------------------------------------------
+
+async def test_a_message_vonage_accepted_is_found_by_its_client_ref_in_the_reports_records():
+    result = await run_lookup(client, send_first=True)
+    assert result.verdict == Found(result.sent.carrier_message_id, "delivered")
+    lookup = result.fake.calls[-1]
+    assert lookup.path == "/v2/reports/records"
+    assert {k: lookup.fields[k] for k in ("product", "direction", "date_start", "date_end")} == {
+        "product": "SMS", "direction": "outbound", "date_start": "2026-11-20T16:59:59Z",
+        "date_end": "2026-11-20T17:00:40Z"}
+
+
+async def test_a_message_missing_from_vonages_records_stays_unknown():
+    result = await run_lookup(client, send_first=False)
+    assert isinstance(result.verdict, Unknown) and "minutes late" in result.verdict.reason
+
+
+def test_a_reports_api_the_account_lacks_leaves_it_unknown():
+    assert isinstance(client.read_lookup(listed({"title": "Forbidden"}, 403), SOUGHT), Unknown)

@@ -407,16 +407,18 @@ class Kafka:
         names = sorted({self.prefix + topic for _, topic in self.groups})
         parts = {t["topic"]: [p["partition"] for p in t["partitions"]]
                  for t in await self.admin.describe_topics(names)}
+        # Topics not there (yet) have nothing to lag behind.
+        groups = [(g, t) for g, t in self.groups if parts.get(self.prefix + t)]
+        topics = {self.prefix + t for _, t in groups}
+        end = await self.consumer.end_offsets([TopicPartition(t, p) for t in topics for p in parts[t]])
+        committed = await asyncio.gather(*(self.admin.list_consumer_group_offsets(f"{self.prefix}{g}.{t}")
+                                           for g, t in groups))
         out = {}
-        for group, topic in self.groups:
+        for (group, topic), offsets in zip(groups, committed, strict=True):
             name = self.prefix + topic
-            if not parts.get(name):
-                continue  # no such topic (yet): nothing to lag behind
-            end = await self.consumer.end_offsets([TopicPartition(name, p) for p in parts[name]])
-            committed = await self.admin.list_consumer_group_offsets(f"{self.prefix}{group}.{topic}")
             out[f"{group}.{topic}"] = group_lag(
-                {tp.partition: om.offset for tp, om in committed.items() if tp.topic == name},
-                {tp.partition: high for tp, high in end.items()})
+                {tp.partition: om.offset for tp, om in offsets.items() if tp.topic == name},
+                {tp.partition: high for tp, high in end.items() if tp.topic == name})
         return out
 
 
@@ -584,11 +586,15 @@ async def _watch_ramp(gen: LoadGenerator, conn, steps: list[tuple[float, float]]
                     for s, k, off in plan if s == i]
         replies = await _replies(conn, origin + step_start)
         status = gen.steps.get(i, {}).get("statuses", {})
-        if not sustained(requests, replies, time.time()) or any(not s.startswith("2") for s in status):
-            print(f"  ramp: {rate:,.0f} msg/s not held, stopping", flush=True)
+        now = time.time()
+        answered, unanswered = e2e(requests, replies, now)
+        p99 = _fig(censored_percentile(answered, unanswered, 99))
+        if not sustained(requests, replies, now) or any(not s.startswith("2") for s in status):
+            print(f"  ramp: {rate:,.0f} msg/s not held (e2e p99 {p99} ms at +{now - origin:.1f} s), "
+                  "stopping", flush=True)
             gen.stop()
             return
-        print(f"  ramp: {rate:,.0f} msg/s held", flush=True)
+        print(f"  ramp: {rate:,.0f} msg/s held (e2e p99 {p99} ms)", flush=True)
 
 
 async def run_once(label: str, steps: list[tuple[float, float]], opts: Options, pg_url: str,
@@ -811,7 +817,8 @@ def print_report(rows: list[Row], opts: Options) -> None:
 
 def parse_args(argv: list[str]) -> Options:
     p = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n\n")[0])
-    p.add_argument("--rates", help="offered msg/s, comma-separated (default 100,250,500,1000,2000)")
+    p.add_argument("--rates", help="offered msg/s, comma-separated (default 100,250,500,1000,2000; "
+                                   "'' for the ramp alone)")
     p.add_argument("--duration", type=float, help="measured seconds per rate (default 30)")
     p.add_argument("--warmup", type=float, help="warm-up seconds per rate, not counted (default 5)")
     p.add_argument("--drain", type=float, help="at most this many seconds for replies after a rate (60)")
@@ -828,7 +835,7 @@ def parse_args(argv: list[str]) -> Options:
     p.add_argument("--keep", action="store_true", help="keep the service logs even when all went well")
     a = p.parse_args(argv)
     quick = a.quick
-    rates = [float(x) for x in a.rates.split(",")] if a.rates else (
+    rates = [float(x) for x in a.rates.split(",") if x.strip()] if a.rates is not None else (
         [100.0, 1000.0] if quick else [float(r) for r in RATES])
     if any(r <= 0 for r in rates):
         p.error("--rates: every rate must be above 0")
@@ -864,10 +871,10 @@ def main(argv: list[str]) -> int:
     opts = parse_args(argv)
     pg_url, bootstrap = database_url(), kafka_bootstrap()
     if not (pg_url and bootstrap):
-        if os.environ.get("PARLEY_BENCH_WRAPPED"):
-            print("bench.pipeline needs Kafka and PostgreSQL (PARLEY_TEST_PROFILE=embedded starts none)",
-                  file=sys.stderr)
-            return 2
+        if os.environ.get("PARLEY_BENCH_WRAPPED"):  # PARLEY_TEST_PROFILE=embedded: no servers started
+            print("pipeline                     skipped: needs Kafka and PostgreSQL (not with "
+                  "PARLEY_TEST_PROFILE=embedded)")
+            return 0
         wrapper = str(REPO / "scripts/with-servers.sh")
         os.environ["PARLEY_BENCH_WRAPPED"] = "1"
         os.execv(wrapper, [wrapper, sys.executable, "-m", "bench.pipeline", *argv])

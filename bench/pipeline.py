@@ -53,6 +53,7 @@ from pathlib import Path
 
 from bench.common import database_url, kafka_bootstrap, percentile, tree_cpu_seconds
 from bench.loadgen import message_id, schedule
+from libs.common.testing.http import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 RATES = (100, 250, 500, 1000, 2000)
@@ -185,20 +186,15 @@ def saturation(verdicts: list[tuple[float, bool]]) -> float | None:
 
 
 def rate_of(times: Iterable[float]) -> float:
-    """Events per second from their times: intervals over the span from the first to the last."""
+    """Events per second from their times: intervals over the span from the first to the last
+    (none or one event: 0, the rate that overload brings)."""
     ordered = sorted(times)
     if len(ordered) < 2 or ordered[-1] <= ordered[0]:
-        return math.nan
+        return 0.0
     return (len(ordered) - 1) / (ordered[-1] - ordered[0])
 
 
 # --- the stack ----------------------------------------------------------------------------------
-
-def free_port() -> int:
-    from libs.common.testing.http import free_port as port
-
-    return port()
-
 
 def deployed_settings() -> dict[str, str]:
     import yaml

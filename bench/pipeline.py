@@ -5,7 +5,8 @@ Kafka and PostgreSQL come from `scripts/` (PARLEY_TEST_KAFKA_BOOTSTRAP / PARLEY_
 without them this re-runs itself under scripts/with-servers.sh). The four services run as separate
 processes (`python -m services.<name>`) with the settings of deploy/k8s/base/configmap.yaml, except:
 127.0.0.1, their own ports, one Kafka replica (one broker), the simulated carrier on, and every
-carrier API URL pointed at 127.0.0.1 (nothing leaves the machine). Each rate gets a fresh stack: its
+carrier API URL pointed at 127.0.0.1 (nothing leaves the machine). Rate limits stay on as deployed;
+a simulator number without its own `rate_per_s` is unlimited. Each rate gets a fresh stack: its
 own database (a copy of one migrated once), its own topic prefix and newly started services, so a
 rate above saturation leaves no backlog to the next one.
 
@@ -29,8 +30,8 @@ exceeds 1 s or a webhook is not answered 2xx; the saturation throughput is the l
 Exit status 1 when a reply is proven missing (the reply path drained, yet no reply) or duplicated,
 or the stack failed; a reply still queued when the drain ends is reported, not failed.
 
-    python -m bench.pipeline [--rates 100,250] [--duration 30] [--warmup 5] [--workers N]
-                             [--no-ramp] [--quick]
+    python -m bench.pipeline [--rates 100,250] [--duration 30] [--warmup 5] [--drain 60]
+                             [--workers N] [--no-ramp] [--quick] [--keep]
 """
 
 from __future__ import annotations

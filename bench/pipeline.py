@@ -43,30 +43,39 @@ import json
 import math
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import database_url, kafka_bootstrap, percentile, tree_cpu_seconds
 from bench.loadgen import message_id, schedule
-from libs.common.testing.http import free_port
+from bench.stack import (
+    NUMBER,
+    REPO,
+    SERVERS,
+    SERVICES,
+    TENANT,
+    Kafka,
+    Stack,
+    admin_sql,
+    create_tenant,
+    delete_topics,
+    migrated_template,
+    pg_args,
+    server_pids,
+    with_database,
+)
 
-REPO = Path(__file__).resolve().parents[1]
 RATES = (100, 250, 500, 1000, 2000)
-SERVICES = ("ingress", "router", "sender", "segmentation")
-SERVERS = ("kafka", "postgres")
-TENANT, NUMBER = "bench", "+15555550000"
-ADMIN_TOKEN, SECRET_KEY = "bench-admin-token", "bench-secret-key"
 REPLY_PATH = ("router.sms.inbound", "sender.sms.outbound")  # the groups a reply waits on
 SETTLED = frozenset({"sent", "failed", "suppressed"})  # outbound_message states the sender is done with
 PRIMES = 3  # HELPs sent and answered before the clock starts: every consumer group has joined
 E2E_LIMIT_S = 1.0  # the ramp stops at the first step whose webhook → carrier p99 exceeds this
-OFFLINE_URL = "http://127.0.0.1:9"  # carrier APIs: the simulated carrier never calls them anyway
 
 
 # --- figures (pure) -----------------------------------------------------------------------------
@@ -133,11 +142,6 @@ def drained(lag: Mapping[str, int], outbound: Mapping[str, int]) -> bool:
             and all(status in SETTLED for status, n in outbound.items() if n))
 
 
-def group_lag(committed: Mapping[int, int | None], end: Mapping[int, int]) -> int:
-    """Records not yet committed by a group, over the topic's partitions (no commit: from 0)."""
-    return sum(max(0, high - max(0, committed.get(p) or 0)) for p, high in end.items())
-
-
 @dataclass(frozen=True)
 class Figure:
     value: float
@@ -193,230 +197,6 @@ def rate_of(times: Iterable[float]) -> float:
     if len(ordered) < 2 or ordered[-1] <= ordered[0]:
         return 0.0
     return (len(ordered) - 1) / (ordered[-1] - ordered[0])
-
-
-# --- the stack ----------------------------------------------------------------------------------
-
-def deployed_settings() -> dict[str, str]:
-    import yaml
-
-    data = yaml.safe_load((REPO / "deploy/k8s/base/configmap.yaml").read_text())["data"]
-    return {k: str(v) for k, v in data.items()}
-
-
-def service_env(db_url: str, bootstrap: str, prefix: str, port: int, ingress_url: str,
-                data_dir: Path, workers: int | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    env.update(deployed_settings())
-    env.update({k: OFFLINE_URL for k in env if k.endswith("_BASE_URL") and k != "PARLEY_PUBLIC_BASE_URL"})
-    env.update({
-        "PARLEY_HOST": "127.0.0.1", "PARLEY_PORT": str(port), "PARLEY_DATA_DIR": str(data_dir),
-        "PARLEY_PUBLIC_BASE_URL": ingress_url, "PARLEY_KAFKA_BOOTSTRAP": bootstrap,
-        "PARLEY_KAFKA_REPLICATION_FACTOR": "1", "PARLEY_TOPIC_PREFIX": prefix,
-        "PARLEY_DATABASE_URL": db_url, "PARLEY_ADMIN_TOKEN": ADMIN_TOKEN,
-        "PARLEY_SECRET_KEY": SECRET_KEY, "PARLEY_SIMULATOR": "true",
-    })
-    if workers is not None:
-        env["PARLEY_WORKERS"] = str(workers)
-    return env
-
-
-def consumer_groups() -> list[tuple[str, str]]:
-    """(group, topic) of every subscription of the four services."""
-    from services.ingress.app import service as ingress
-    from services.router.app import service as router
-    from services.segmentation.app import service as segmentation
-    from services.sender.app import service as sender
-
-    return [(s.group, s.topic) for svc in (ingress(), router(), sender(), segmentation())
-            for s in svc.subscriptions]
-
-
-def server_pids() -> dict[str, int | None]:
-    """The PostgreSQL and Kafka servers scripts/ started (their pid files), for CPU figures."""
-    run = Path(os.environ.get("PARLEY_RUN_DIR", REPO / ".run"))
-    out: dict[str, int | None] = {}
-    for name in SERVERS:
-        try:
-            pid = int((run / name / "pid").read_text().split()[0])
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError, IndexError):
-            out[name] = None
-            continue
-        out[name] = pid if name.encode() in cmdline.lower() else None
-    return out
-
-
-def _pg_args(url: str, database: str | None = None) -> dict:
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    return dict(host=u.host, port=u.port, user=u.username, password=u.password,
-                database=database or u.database)
-
-
-def _with_database(url: str, name: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-async def _admin_sql(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(**_pg_args(url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-async def migrated_template(url: str, log: Path) -> str:
-    """A database migrated once (`parley migrate`, as the deploy job does); each run copies it."""
-    name = "bench_tpl_" + uuid.uuid4().hex[:8]
-    await _admin_sql(url, f'CREATE DATABASE "{name}"')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    env["PARLEY_DATABASE_URL"] = _with_database(url, name)
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "services", "migrate",
-                                                    env=env, cwd=REPO, stdout=out, stderr=out)
-        if await asyncio.wait_for(proc.wait(), 300) != 0:
-            raise RuntimeError(f"migrations failed: see {log}")
-    return name
-
-
-@dataclass
-class Stack:
-    """The four services, each its own process (tree), logging to files under `logs`."""
-
-    logs: Path
-    db_url: str
-    bootstrap: str
-    prefix: str
-    workers: int | None
-    ports: dict[str, int] = field(default_factory=dict)
-    procs: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}"
-
-    async def start(self, timeout_s: float = 180) -> None:
-        import httpx
-
-        self.logs.mkdir(parents=True, exist_ok=True)
-        self.ports = {name: free_port() for name in SERVICES}
-        for name in SERVICES:
-            env = service_env(self.db_url, self.bootstrap, self.prefix, self.ports[name],
-                              self.url("ingress"), self.logs / f"{name}-data", self.workers)
-            with (self.logs / f"{name}.log").open("wb") as log:
-                # Own session: a fallback SIGKILL reaches the service's worker processes too.
-                self.procs[name] = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", f"services.{name}", env=env, cwd=REPO, stdout=log,
-                    stderr=asyncio.subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient(timeout=2) as client:
-            for name in SERVICES:
-                while True:
-                    self.check()
-                    with contextlib.suppress(httpx.HTTPError):
-                        if (await client.get(self.url(name) + "/readyz")).status_code == 200:
-                            break
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{name} not ready after {timeout_s:.0f} s")
-                    await asyncio.sleep(0.3)
-
-    def check(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.returncode is not None:
-                raise RuntimeError(f"{name} exited with status {proc.returncode}")
-
-    def pids(self) -> dict[str, int | None]:
-        return {name: proc.pid for name, proc in self.procs.items()}
-
-    async def stop(self, grace_s: float = 40) -> dict[str, int | None]:
-        for proc in self.procs.values():
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        for proc in self.procs.values():
-            try:
-                await asyncio.wait_for(proc.wait(), max(0.1, deadline - time.monotonic()))
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)  # its own session: its group id is its pid
-                await proc.wait()
-        return {name: proc.returncode for name, proc in self.procs.items()}
-
-
-async def create_tenant(stack: Stack) -> None:
-    import httpx
-
-    async with httpx.AsyncClient(timeout=30) as client:
-        resp = await client.post(stack.url("router") + "/v1/tenants",
-                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                                 json={"id": TENANT, "name": "Bench", "brand": "Bench"})
-        resp.raise_for_status()
-        key = resp.json()["api_key"]
-        resp = await client.post(stack.url("sender") + "/v1/numbers",
-                                 headers={"Authorization": f"Bearer {key}"},
-                                 json={"number": NUMBER, "carrier": "simulator", "is_default": True})
-        resp.raise_for_status()
-
-
-async def delete_topics(bootstrap: str, prefix: str) -> None:
-    """A run's topics, once its services have stopped (they would not stop, failing to commit)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-pipeline")
-    await admin.start()
-    try:
-        topics = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if topics:
-            await admin.delete_topics(topics)
-    finally:
-        await admin.close()
-
-
-class Kafka:
-    """Consumer lag of every group (committed offsets against the topics' end offsets)."""
-
-    def __init__(self, bootstrap: str, prefix: str) -> None:
-        from aiokafka import AIOKafkaConsumer
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        self.prefix = prefix
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-pipeline")
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id="bench-pipeline")
-        self.groups = consumer_groups()
-
-    async def __aenter__(self) -> Kafka:
-        await self.admin.start()
-        await self.consumer.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.consumer.stop()
-        await self.admin.close()
-
-    async def lag(self) -> dict[str, int]:
-        from aiokafka import TopicPartition
-
-        names = sorted({self.prefix + topic for _, topic in self.groups})
-        parts = {t["topic"]: [p["partition"] for p in t["partitions"]]
-                 for t in await self.admin.describe_topics(names)}
-        # Topics not there (yet) have nothing to lag behind.
-        groups = [(g, t) for g, t in self.groups if parts.get(self.prefix + t)]
-        topics = {self.prefix + t for _, t in groups}
-        end = await self.consumer.end_offsets([TopicPartition(t, p) for t in topics for p in parts[t]])
-        committed = await asyncio.gather(*(self.admin.list_consumer_group_offsets(f"{self.prefix}{g}.{t}")
-                                           for g, t in groups))
-        out = {}
-        for (group, topic), offsets in zip(groups, committed, strict=True):
-            name = self.prefix + topic
-            out[f"{group}.{topic}"] = group_lag(
-                {tp.partition: om.offset for tp, om in offsets.items() if tp.topic == name},
-                {tp.partition: high for tp, high in end.items() if tp.topic == name})
-        return out
 
 
 # --- one run ------------------------------------------------------------------------------------
@@ -560,7 +340,7 @@ async def _ramp_monitor(gen: LoadGenerator, db_url: str, steps: list[tuple[float
     """Evaluate each ramp step once its last request is E2E_LIMIT_S old; stop at the first miss."""
     import asyncpg
 
-    conn = await asyncpg.connect(**_pg_args(db_url))
+    conn = await asyncpg.connect(**pg_args(db_url))
     try:
         await _watch_ramp(gen, conn, steps, origin, tag)
     finally:
@@ -600,15 +380,15 @@ async def run_once(label: str, steps: list[tuple[float, float]], opts: Options, 
 
     row = Row(label, steps[-1][0] if not ramp else math.nan)
     db_name = "bench_" + uuid.uuid4().hex[:10]
-    await _admin_sql(pg_url, f'CREATE DATABASE "{db_name}" TEMPLATE "{template}"')
-    db_url = _with_database(pg_url, db_name)
+    await admin_sql(pg_url, f'CREATE DATABASE "{db_name}" TEMPLATE "{template}"')
+    db_url = with_database(pg_url, db_name)
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     run_dir = workdir / label
     stack = Stack(run_dir, db_url, bootstrap, prefix, opts.workers)
     conn = None
     try:
         await stack.start()
-        conn = await asyncpg.connect(**_pg_args(db_url))
+        conn = await asyncpg.connect(**pg_args(db_url))
         await create_tenant(stack)
         primes = await _prime(stack, conn)
         async with Kafka(bootstrap, prefix) as kafka:
@@ -668,7 +448,7 @@ async def run_once(label: str, steps: list[tuple[float, float]], opts: Options, 
         with contextlib.suppress(Exception):
             await delete_topics(bootstrap, prefix)
         with contextlib.suppress(Exception):
-            await _admin_sql(pg_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            await admin_sql(pg_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
     return row
 
 
@@ -696,7 +476,7 @@ def _figures(row: Row, requests: list[Request], accepted: list[str], replies: di
     latencies = [r.latency for r in ok if r.latency is not None]
     row.ok_p50, row.ok_p99 = percentile(latencies, 50), percentile(latencies, 99)
     row.late_p99 = percentile([r.late for r in measured if r.latency is not None], 99)
-    row.not_ok = dict(sorted(_count(r.status for r in measured if not r.ok).items()))
+    row.not_ok = dict(sorted(Counter(r.status for r in measured if not r.ok).items()))
     answered, unanswered = e2e(ok, replies, drained_at)
     row.e2e_p50 = censored_percentile(answered, unanswered, 50)
     row.e2e_p99 = censored_percentile(answered, unanswered, 99)
@@ -720,13 +500,6 @@ def _figures(row: Row, requests: list[Request], accepted: list[str], replies: di
                              sustained(step, replies, drained_at)))
         row.saturation = saturation([(rate, held) for rate, _, _, _, held in row.ramp])
         row.offered = row.ramp[-1][0] if row.ramp else math.nan
-
-
-def _count(items: Iterable[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for item in items:
-        out[item] = out.get(item, 0) + 1
-    return out
 
 
 # --- output -------------------------------------------------------------------------------------
@@ -860,7 +633,7 @@ async def run_all(opts: Options, pg_url: str, bootstrap: str, workdir: Path) -> 
             rows.append(await run_once("ramp", steps, opts, pg_url, template, bootstrap, workdir, ramp=True))
     finally:
         with contextlib.suppress(Exception):
-            await _admin_sql(pg_url, f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+            await admin_sql(pg_url, f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
     return rows
 
 

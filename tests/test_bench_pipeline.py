@@ -16,12 +16,12 @@ from bench.pipeline import (
     drained,
     e2e,
     exactly_once,
-    group_lag,
     rate_of,
     replies_by_message,
     saturation,
     sustained,
 )
+from bench.stack import group_lag
 
 
 def req(mid: str, due: float, status: str = "200", late: float = 0.0) -> Request:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SKIP = {"common", "__main__"}
+SKIP = {"common", "loadgen", "stack", "__main__"}  # helpers, not benchmarks
 
 
 def main() -> int:

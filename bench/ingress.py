@@ -32,7 +32,7 @@ from itertools import count
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.common import database_url, kafka_bootstrap, ms, percentile, report
+from bench.common import database_url, kafka_bootstrap, ms, percentile, read_response, report
 
 # (carrier, connections, seconds): saturated, then a light load for the unqueued response time.
 PHASES = [("twilio", 32, 12.0), ("telnyx", 32, 8.0), ("twilio", 2, 5.0)]
@@ -76,17 +76,6 @@ def telnyx_request(n: int, port: int, key) -> bytes:
             f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    await reader.readexactly(length)
-    return status
-
-
 async def _connection(port: int, make, numbers, deadline: float, latencies: list[float],
                       statuses: dict[int, int]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -95,7 +84,7 @@ async def _connection(port: int, make, numbers, deadline: float, latencies: list
             request = make(next(numbers))
             started = time.perf_counter()
             writer.write(request)
-            status = await _read_response(reader)
+            status, _ = await read_response(reader)
             latencies.append(time.perf_counter() - started)
             statuses[status] = statuses.get(status, 0) + 1
     finally:

@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field("auto", description="Log renderer.")
     log_level: str = Field("INFO", description="Log level.")
     simulator: bool = Field(True, description="Serve the simulated carrier (embedded, demos).")
+    simulator_receipts: bool = Field(
+        True, description="The simulated carrier posts a delivery receipt to ingress's status webhook "
+                          "after each send (outcome per phone: PUT /simulator/{tenant}/numbers/{phone}).")
+    simulator_receipt_url: str | None = Field(
+        None, description="Base URL of ingress, where the simulated carrier posts its receipts; "
+                          "default PARLEY_PUBLIC_BASE_URL, else http://HOST:PORT.")
+    simulator_receipt_delay_s: float = Field(
+        0.5, ge=0, le=60, description="Seconds from a simulated send to its receipt.")
     demo: bool = Field(False, description="Create the demo tenant on start.")
 
     # Sending (sender)

@@ -25,6 +25,7 @@ MetricName = Literal[
     "parley_webhook_seconds",
     "parley_messages_sent_total",
     "parley_link_clicks_total",
+    "parley_simulator_receipts_total",
 ]
 
 
@@ -48,6 +49,12 @@ LINK_CLICKS = Counter(
     _name("parley_link_clicks_total"),
     "Tracked-link taps by outcome: click (a person), bot (a preview), unknown, expired, "
     "unavailable (database down), click_lost (redirected, but the bus could not take the event)",
+    ["outcome"],
+)
+SIMULATOR_RECEIPTS = Counter(
+    _name("parley_simulator_receipts_total"),
+    "Simulated carrier receipts by outcome: posted, none (the phone wants none), refused (ingress "
+    "answered 4xx), dropped_unreachable (after every try), dropped_full (the queue was full)",
     ["outcome"],
 )
 MESSAGES_SENT = Counter(

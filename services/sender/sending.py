@@ -38,6 +38,7 @@ from services.sender.carriers import CLIENTS, SIMULATOR
 from services.sender.carriers.base import Failed, MissingCredentials, Outcome, Outgoing, Retry, Sent
 from services.sender.carriers.delivery import DEFAULT_POLICY, RetryPolicy, Sleep, deliver, new_http_client
 from services.sender.carriers.simulator import client as simulator
+from services.sender.carriers.simulator import receipts as simulated_receipts
 from services.sender.facts import consent_fact, fact
 from services.sender.lookalikes import to_gsm7
 from services.sender.segments import count_segments, is_gsm7
@@ -287,6 +288,7 @@ async def _call(ctx: Ctx, go: _Go) -> Outcome:
             cid = await simulator.send(session, message_id=row.id, tenant_id=row.tenant_id,
                                        from_number=go.number.number, to=row.phone, body=row.text or row.body,
                                        segments=row.segments, now=ctx.clock())
+        simulated_receipts.expect(ctx, simulated_receipts.Receipt(row.tenant_id, row.phone, cid))
         return Sent(cid)
     client = CLIENTS[go.number.carrier]
     t = tools(ctx)

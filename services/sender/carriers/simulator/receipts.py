@@ -186,7 +186,11 @@ async def receipt_loop(ctx: Ctx) -> None:
     limits = httpx.Limits(max_connections=BATCH, max_keepalive_connections=BATCH)
     async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits, follow_redirects=False) as http:
         while True:
-            await post_due(ctx, queue, http)
+            try:
+                await post_due(ctx, queue, http)
+            except Exception as exc:  # that batch is lost; the loop must go on
+                log.warning("simulator_receipt_loop_error", error=repr(exc))
+                await asyncio.sleep(MIN_BACKOFF_S)
 
 
 async def post_due(ctx: Ctx, queue: ReceiptQueue, http: httpx.AsyncClient) -> None:

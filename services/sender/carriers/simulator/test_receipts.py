@@ -3,6 +3,7 @@ retries with a doubling backoff, what each ingress answer means, and the webhook
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from types import SimpleNamespace
@@ -12,6 +13,7 @@ import pytest
 
 from libs.common.config import Settings
 from libs.common.observability import SIMULATOR_RECEIPTS
+from libs.common.testing.app import eventually
 from services.sender.carriers.simulator import receipts
 from services.sender.carriers.simulator.receipts import Receipt, ReceiptQueue
 
@@ -147,3 +149,24 @@ async def test_a_refused_receipt_is_dropped_at_once_and_a_silent_phone_gets_none
         await receipts.post_due(ctx, queue, http)
     assert len(seen) == 1 and json.loads(seen[0].content)["id"] == "m1"
     assert (count("refused"), count("none"), len(queue)) == (refused + 1, silent + 1, 0)
+
+
+async def test_the_loop_goes_on_after_an_unexpected_error(monkeypatch):
+    calls: list[int] = []
+
+    async def flaky(ctx, queue, http) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(receipts, "post_due", flaky)
+    task = asyncio.create_task(receipts.receipt_loop(SimpleNamespace(settings=Settings(), state={})))
+
+    async def tried_again() -> bool:
+        return len(calls) >= 2
+
+    try:
+        await eventually(tried_again)
+    finally:
+        task.cancel()

@@ -53,18 +53,21 @@ def upgrade() -> None:
     op.create_index('ix_simulated_message_tenant_seq', 'simulated_message', ['tenant_id', 'seq'], unique=False)
 
 
-def _upgrade_sqlite() -> None:
+def _rebuild_sqlite(seq_from: str, *constraints, **options) -> None:
     # SQLite cannot change a primary key in place: a new table, the rows copied in order.
-    op.create_table('simulated_message_next', *_message_columns(sa.Integer()),
-                    sa.PrimaryKeyConstraint('seq', name=op.f('pk_simulated_message')),
-                    sa.UniqueConstraint('id', name=op.f('uq_simulated_message_id')),
-                    sqlite_autoincrement=True)
+    op.create_table('simulated_message_next', *_message_columns(sa.Integer()), *constraints, **options)
     op.execute(f"INSERT INTO simulated_message_next (seq, {_COLUMNS}) "
-               f"SELECT {_NUMBERED}, {_COLUMNS} FROM simulated_message")
+               f"SELECT {seq_from}, {_COLUMNS} FROM simulated_message")
     op.drop_table('simulated_message')
     op.rename_table('simulated_message_next', 'simulated_message')
     op.create_index('ix_simulated_message_tenant_to', 'simulated_message',
                     ['tenant_id', 'to_number', 'seq'], unique=False)
+
+
+def _upgrade_sqlite() -> None:
+    _rebuild_sqlite(_NUMBERED, sa.PrimaryKeyConstraint('seq', name=op.f('pk_simulated_message')),
+                    sa.UniqueConstraint('id', name=op.f('uq_simulated_message_id')),
+                    sqlite_autoincrement=True)
 
 
 def _upgrade_postgresql() -> None:
@@ -86,14 +89,7 @@ def _upgrade_postgresql() -> None:
 def downgrade() -> None:
     op.drop_index('ix_simulated_message_tenant_seq', table_name='simulated_message')
     if op.get_bind().dialect.name == 'sqlite':
-        op.create_table('simulated_message_prev', *_message_columns(sa.Integer()),
-                        sa.PrimaryKeyConstraint('id', name=op.f('pk_simulated_message')))
-        op.execute(f"INSERT INTO simulated_message_prev (seq, {_COLUMNS}) "
-                   f"SELECT seq, {_COLUMNS} FROM simulated_message")
-        op.drop_table('simulated_message')
-        op.rename_table('simulated_message_prev', 'simulated_message')
-        op.create_index('ix_simulated_message_tenant_to', 'simulated_message',
-                        ['tenant_id', 'to_number', 'seq'], unique=False)
+        _rebuild_sqlite('seq', sa.PrimaryKeyConstraint('id', name=op.f('pk_simulated_message')))
     else:
         op.drop_constraint('uq_simulated_message_id', 'simulated_message', type_='unique')
         op.drop_constraint('pk_simulated_message', 'simulated_message', type_='primary')

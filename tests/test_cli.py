@@ -285,3 +285,28 @@ def test_run_with_the_database_unreachable_names_the_setting(capsys, monkeypatch
     line = one_line(err)
     assert code == 1 and "database" in line and "PARLEY_DATABASE_URL" in line
     assert "Parley is running" not in out
+
+
+def test_ctrl_c_while_migrating_stops_with_one_line(capsys, monkeypatch, tmp_path):
+    async def interrupted(engine) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("PARLEY_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    monkeypatch.setattr("libs.common.db.migrate.upgrade", interrupted)
+    code = main(["migrate"])
+    assert code == 130 and "interrupted" in one_line(capsys.readouterr().err)
+
+
+def test_ctrl_c_while_run_is_starting_stops_it_with_one_line(capsys, monkeypatch, tmp_path):
+    import signal
+
+    async def starting(settings, client_id):
+        signal.raise_signal(signal.SIGINT)  # the user presses Ctrl-C during the migrations
+
+    monkeypatch.setenv("PARLEY_PORT", str(free_port()))
+    monkeypatch.setenv("PARLEY_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(cli, "_open", starting)
+    code = main(["run"])
+    out, err = capsys.readouterr()
+    assert code == 130 and "interrupted" in one_line(err) and "Parley is running" not in out
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back

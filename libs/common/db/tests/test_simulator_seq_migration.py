@@ -1,4 +1,4 @@
-"""0014_simulator_seq on both databases: the handset log's rows survive in their order (duplicate
+"""0016_simulator_seq on both databases: the handset log's rows survive in their order (duplicate
 seqs left by the old max + 1 numbering get numbers of their own), the next send continues after
 them, and a downgrade keeps them."""
 
@@ -20,7 +20,7 @@ INSERT = text("INSERT INTO simulated_message (id, tenant_id, from_number, to_num
 async def test_existing_rows_keep_their_order_and_new_ones_follow(settings):
     engine = make_engine(settings.database_url)
     try:
-        await upgrade(engine, "0011_sender_ledgers")
+        await upgrade(engine, "0015_send_attempt")
         async with engine.begin() as conn:
             for message_id, seq in (("a", 1), ("b", 2), ("c", 2), ("d", 3), ("e", 5)):
                 await conn.execute(INSERT, {"id": message_id, "seq": seq, "at": AT})
@@ -32,7 +32,7 @@ async def test_existing_rows_keep_their_order_and_new_ones_follow(settings):
                 "INSERT INTO simulated_message (id, tenant_id, from_number, to_number, body, segments, "
                 "sent_at) VALUES ('f', 'acme', '+15555550000', '+15555550100', 'f', 1, :at)"), {"at": AT})
             assert await conn.scalar(text("SELECT seq FROM simulated_message WHERE id = 'f'")) == 6
-        await downgrade(engine, "0011_sender_ledgers")
+        await downgrade(engine, "0015_send_attempt")
         async with engine.begin() as conn:
             rows = (await conn.execute(text("SELECT id, seq FROM simulated_message ORDER BY seq"))).all()
             assert [tuple(r) for r in rows] == [("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 5), ("f", 6)]

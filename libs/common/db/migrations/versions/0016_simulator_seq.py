@@ -5,8 +5,8 @@ becomes the primary key, given by the database (SQLite INTEGER PRIMARY KEY AUTOI
 PostgreSQL sequence), and `id` a unique key. Existing rows keep their order: they are numbered
 1, 2, 3… by (seq, sent_at, id), so a log without duplicates keeps its numbers.
 
-Revision ID: 0014_simulator_seq
-Revises: 0011_sender_ledgers
+Revision ID: 0016_simulator_seq
+Revises: 0015_send_attempt
 Create Date: 2026-12-01 15:00:00
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 import libs.common.db.base
 
 
-revision = '0014_simulator_seq'
-down_revision = '0011_sender_ledgers'
+revision = '0016_simulator_seq'
+down_revision = '0015_send_attempt'
 branch_labels = None
 depends_on = None
 

@@ -71,6 +71,14 @@ class Settings(BaseSettings):
                            "192.168/16, 100.64/10, fc00::/7), for receivers on your own network; "
                            "link-local, multicast and cloud metadata addresses stay refused.")
     simulator: bool = Field(True, description="Serve the simulated carrier (embedded, demos).")
+    simulator_receipts: bool = Field(
+        True, description="The simulated carrier posts a delivery receipt to ingress's status webhook "
+                          "after each send (outcome per phone: PUT /simulator/{tenant}/numbers/{phone}).")
+    simulator_receipt_url: str | None = Field(
+        None, description="Base URL of ingress, where the simulated carrier posts its receipts; "
+                          "default PARLEY_PUBLIC_BASE_URL, else http://HOST:PORT.")
+    simulator_receipt_delay_s: float = Field(
+        0.5, ge=0, le=60, description="Seconds from a simulated send to its receipt.")
     demo: bool = Field(False, description="Create the demo tenant on start.")
 
     # Sending (sender)

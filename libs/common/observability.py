@@ -28,6 +28,7 @@ MetricName = Literal[
     "parley_router_ignored_inbound_total",
     "parley_outgoing_webhooks_total",
     "parley_send_reconciliations_total",
+    "parley_simulator_receipts_total",
 ]
 
 
@@ -62,6 +63,12 @@ OUTGOING_WEBHOOKS = Counter(
     _name("parley_outgoing_webhooks_total"),
     "Tenants' webhook deliveries by outcome: delivered, retry (a failed attempt), gave_up (the "
     "last attempt failed), refused (not a public destination), skipped (a placeholder host)",
+    ["outcome"],
+)
+SIMULATOR_RECEIPTS = Counter(
+    _name("parley_simulator_receipts_total"),
+    "Simulated carrier receipts by outcome: posted, none (the phone wants none), refused (ingress "
+    "answered 4xx), dropped_unreachable (after every try), dropped_full (the queue was full)",
     ["outcome"],
 )
 MESSAGES_SENT = Counter(

@@ -207,12 +207,14 @@ async def remove_dnc(phone: str, tenant_id: TenantDep, ctx: CtxDep) -> Response:
 # --- bulk import --------------------------------------------------------------------------------
 
 def _job_out(job: ImportJob) -> dict:
-    done = job.rows_applied + job.rows_unchanged
+    """Every data row ends imported (`rows_applied`), unchanged or rejected (`rows_rejected` counts
+    the rows refused while validating and while applying), so those three add up to `rows_total`."""
+    done = job.rows_applied + job.rows_unchanged + job.rows_rejected
     return {"id": job.id, "file_name": job.file_name, "program": job.program_id, "status": job.status,
             "error": job.error, "rows_total": job.rows_total, "rows_valid": job.rows_valid,
             "rows_applied": job.rows_applied, "rows_unchanged": job.rows_unchanged,
             "rows_rejected": job.rows_rejected,
-            "progress": 1.0 if job.status == "done" else (done / job.rows_valid if job.rows_valid else 0.0),
+            "progress": 1.0 if job.status == "done" else (done / job.rows_total if job.rows_total else 0.0),
             "created_at": job.created_at, "finished_at": job.finished_at}
 
 

@@ -21,6 +21,8 @@ from services.sender import cache, links, sending, store
 from services.sender.carriers.simulator import client as simulator
 from services.sender.policy import SendingRules
 from services.sender.schemas import (
+    HandsetIn,
+    HandsetOut,
     HistoryOut,
     LinkOut,
     MessageIn,
@@ -212,14 +214,43 @@ async def get_message(message_id: str, tenant_id: TenantDep, ctx: CtxDep) -> Mes
 
 # --- the simulated handset ----------------------------------------------------------------------
 
-@handset.get("/{tenant_id}/outbox", response_model=list[OutboxMessage], response_model_by_alias=True)
-async def outbox(tenant_id: str, ctx: CtxDep, to: str | None = Query(None),
-                 after: int = Query(0, ge=0)) -> list[OutboxMessage]:
-    """What the simulated carrier handed to phones, oldest first (the simulator is a test device)."""
+async def _simulated_tenant(ctx: Ctx, session, tenant_id: str) -> None:
     if not ctx.settings.simulator:
         raise HTTPException(404, "the simulated carrier is off")
+    if not await store.tenant_exists(session, tenant_id):
+        raise HTTPException(404, f"unknown tenant '{tenant_id[:64]}'")
+
+
+@handset.get("/{tenant_id}/outbox", response_model=list[OutboxMessage], response_model_by_alias=True)
+async def outbox(tenant_id: str, ctx: CtxDep, to: str | None = Query(None),
+                 after: int = Query(0, ge=0, description="Only messages with a higher seq."),
+                 limit: int = Query(1000, ge=1, le=10_000)) -> list[OutboxMessage]:
+    """What the simulated carrier handed to phones, in seq order (the simulator is a test device).
+    Walking it with `after=<the last seq seen>` sees every message once, however many sends run."""
     phone = _e164(to, "to") if to else None
-    async with ctx.sessions() as session:
-        rows = await simulator.outbox(session, tenant_id, phone, after)
+    async with ctx.sessions() as session, session.begin():
+        await _simulated_tenant(ctx, session, tenant_id)
+        rows = await simulator.outbox(session, tenant_id, phone, after, limit)
     return [OutboxMessage(id=r.id, seq=r.seq, from_=r.from_number, to=r.to_number, body=r.body,
                           segments=r.segments, sent_at=r.sent_at) for r in rows]
+
+
+@handset.get("/{tenant_id}/numbers/{phone}", response_model=HandsetOut)
+async def get_handset(tenant_id: str, phone: str, ctx: CtxDep) -> HandsetOut:
+    """The receipt the simulated carrier posts after each send to this phone."""
+    phone = _e164(phone, "phone")
+    async with ctx.sessions() as session:
+        await _simulated_tenant(ctx, session, tenant_id)
+        receipt, code = await simulator.outcome(session, tenant_id, phone)
+    return HandsetOut(phone=phone, receipt=receipt, error_code=code)
+
+
+@handset.put("/{tenant_id}/numbers/{phone}", response_model=HandsetOut)
+async def put_handset(tenant_id: str, phone: str, body: HandsetIn, ctx: CtxDep) -> HandsetOut:
+    """Set the receipt for this phone's next sends: delivered (the default), undelivered or failed
+    (with an optional error code), or none."""
+    phone = _e164(phone, "phone")
+    async with ctx.sessions() as session, session.begin():
+        await _simulated_tenant(ctx, session, tenant_id)
+        await simulator.set_outcome(session, tenant_id, phone, body.receipt, body.error_code, ctx.clock())
+    return HandsetOut(phone=phone, receipt=body.receipt, error_code=body.error_code)

@@ -1,11 +1,13 @@
 """Sender wiring: consumes sms.outbound and sms.status, sends deferred messages at their time,
-prunes receipts that never matched a send; serves /v1/numbers, /v1/messages and /simulator."""
+prunes receipts that never matched a send, posts the simulated carrier's receipts; serves
+/v1/numbers, /v1/messages and /simulator."""
 
 from libs.common.db.models.sender import PendingReceipt
 from libs.common.events import sms_outbound, sms_status
 from libs.common.ledgers import Ledger, pruning_loop
 from libs.common.service import Ctx, Service, Subscription
 from services.sender import api, consumer, deferred, demo, quiet_hours
+from services.sender.carriers.simulator import receipts as simulated_receipts
 
 
 async def check_zone_data(ctx: Ctx) -> None:
@@ -19,5 +21,6 @@ def service() -> Service:
         subscriptions=[Subscription(sms_outbound.TOPIC, "sender", consumer.handle_outbound),
                        Subscription(sms_status.TOPIC, "sender", consumer.handle_status)],
         startup=[check_zone_data, demo.ensure_demo_number],
-        loops=[deferred.deferred_loop, pruning_loop(Ledger(PendingReceipt.at))],
+        loops=[deferred.deferred_loop, pruning_loop(Ledger(PendingReceipt.at)),
+               simulated_receipts.receipt_loop],
     )

@@ -34,6 +34,7 @@ from services.sender.carriers.delivery import (
     new_http_client,
 )
 from services.sender.carriers.simulator import client as simulator
+from services.sender.carriers.simulator import receipts as simulated_receipts
 from services.sender.facts import consent_fact, fact
 
 log = structlog.get_logger("parley.sender")
@@ -158,6 +159,7 @@ async def _call(ctx: Ctx, go: Go) -> Outcome:
             cid = await simulator.send(session, message_id=row.id, tenant_id=row.tenant_id,
                                        from_number=go.number.number, to=row.phone, body=row.text or row.body,
                                        segments=row.segments, now=ctx.clock())
+        simulated_receipts.expect(ctx, simulated_receipts.Receipt(row.tenant_id, row.phone, cid))
         return Sent(cid)
     client = CLIENTS[go.number.carrier]
     t = tools(ctx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.sender.carriers import CARRIERS
 
@@ -101,3 +101,26 @@ class OutboxMessage(BaseModel):
     sent_at: datetime
 
     model_config = ConfigDict(populate_by_name=True)
+
+
+class HandsetIn(BaseModel):
+    """What the simulated carrier reports for a phone after each send."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    receipt: Literal["delivered", "undelivered", "failed", "none"] = Field(
+        "delivered", description="The receipt posted after each send; none: no receipt at all.")
+    error_code: str | None = Field(None, min_length=1, max_length=16,
+                                   description="Carried by undelivered and failed receipts.")
+
+    @model_validator(mode="after")
+    def _code_only_on_failures(self) -> HandsetIn:
+        if self.error_code and self.receipt not in ("undelivered", "failed"):
+            raise ValueError("error_code: only undelivered and failed receipts carry an error code")
+        return self
+
+
+class HandsetOut(BaseModel):
+    phone: str
+    receipt: str
+    error_code: str | None

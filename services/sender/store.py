@@ -19,7 +19,7 @@ from libs.common.db.models.sender import (
     SenderSettings,
     SendingNumber,
 )
-from libs.common.db.models.tenancy import CarrierCredential
+from libs.common.db.models.tenancy import CarrierCredential, Tenant
 from libs.common.db.session import upsert_insert
 from services.sender.policy import DEFAULT_RULES, SendingRules
 
@@ -259,3 +259,9 @@ async def pop_receipts(session: AsyncSession, tenant_id: str, carrier: str,
             PendingReceipt.tenant_id == tenant_id, PendingReceipt.carrier == carrier,
             PendingReceipt.carrier_message_id == carrier_message_id))
     return rows
+
+
+# --- tenants (the router's table, read only) ----------------------------------------------------
+
+async def tenant_exists(session: AsyncSession, tenant_id: str) -> bool:
+    return await session.get(Tenant, tenant_id) is not None

@@ -66,8 +66,12 @@ async def fresh_postgres(url: str) -> AsyncIterator[str]:
 @asynccontextmanager
 async def profile_settings(profile: str, tmp_path: Path, **overrides) -> AsyncIterator[Settings]:
     """Settings for one test on one profile: its own database and its own topics."""
+    # The simulated carrier's receipts are off: a test app is served over ASGI, not on a port the
+    # receipts could reach; scenarios post their own receipts, and tests/test_simulator.py turns
+    # them on against the app served on 127.0.0.1.
     base = dict(data_dir=tmp_path, partitions=4, bus_retry_backoff_ms=5, log_format="console",
-                simulator=True, admin_token="test-admin-token", secret_key="test-secret")
+                simulator=True, simulator_receipts=False, admin_token="test-admin-token",
+                secret_key="test-secret")
     base.update(overrides)
     if profile == EMBEDDED:
         yield Settings(bus="memory", **base)

@@ -1,5 +1,6 @@
 """Owner: sender. Sending numbers, every outbound message and its history, per-tenant sending
-settings, per-number rate buckets, carrier opt-outs, tracked links, and the simulated carrier's log.
+settings, per-number rate buckets, carrier opt-outs, tracked links, and the simulated carrier's log
+and handsets.
 
 Others may read: ingress reads `link` to serve `/l/{code}`, and `sending_number` to see which
 tenant owns the number a subscriber texted.
@@ -173,20 +174,39 @@ class PendingReceipt(Base):
 
 
 class SimulatedMessage(Base):
-    """What the simulated carrier delivered to a phone: the embedded mode's handset."""
+    """What the simulated carrier delivered to a phone: the embedded mode's handset.
+
+    `seq` is the handset log's order, given by the database (never reused: AUTOINCREMENT on
+    SQLite, a sequence on PostgreSQL); `id` is the sender's message id, stored once however often
+    it is sent."""
 
     __tablename__ = "simulated_message"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
     tenant_id: Mapped[str] = mapped_column(String(64))
     from_number: Mapped[str] = mapped_column(String(20))
     to_number: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)
     segments: Mapped[int] = mapped_column(Integer)
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    seq: Mapped[int] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_simulated_message_tenant_to", "tenant_id", "to_number", "seq"),)
+    __table_args__ = (Index("ix_simulated_message_tenant_to", "tenant_id", "to_number", "seq"),
+                      Index("ix_simulated_message_tenant_seq", "tenant_id", "seq"),
+                      {"sqlite_autoincrement": True})
+
+
+class SimulatedHandset(Base):
+    """How the simulated carrier answers for one phone: the receipt it posts after each send
+    (`delivered` when a phone has no row; `none` posts nothing)."""
+
+    __tablename__ = "simulated_handset"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    receipt: Mapped[str] = mapped_column(String(16))  # delivered | undelivered | failed | none
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Link(Base):

@@ -103,8 +103,8 @@ async def on_sent(w: Work, e: SmsSent) -> None:
     if e.outcome != "sent" or await activity.message(w.session, e.tenant_id, e.message_id):
         return  # only sent messages count, each once (a crashed send is published again)
     w.touch(e, e.occurred_at)
-    experiment_id = await activity.experiment_for(w.session, e.tenant_id, e.flow_id, e.step,
-                                                  e.campaign_id, e.variant)
+    experiment_id = await activity.experiment_for(w.session, e.tenant_id, e.experiment_id,
+                                                  e.flow_id, e.campaign_id, e.variant)
     msg = SegmentationMessage(
         tenant_id=e.tenant_id, message_id=e.message_id, phone=e.phone, carrier=e.carrier,
         carrier_message_id=e.carrier_message_id, kind=e.kind, campaign_id=e.campaign_id,
@@ -201,10 +201,23 @@ async def _verdict(w: Work, e: SubscriberEvent) -> None:
         return
     reply.keyword = (e.keyword or "").strip().upper()[:64] or None
     w.tallies.add("recognised_replies", reply.campaign_id)
+    prompt = await _prompt_matched(w, e, reply)
+    if prompt is not None and prompt.first_match_at is None:
+        prompt.first_match_at = at
+        await _success(w, prompt, "keyword")
+
+
+async def _prompt_matched(w: Work, e: SubscriberEvent,
+                          reply: Interaction) -> SegmentationMessage | None:
+    """The experiment prompt a recognised reply answers: the message it replies to, when that is
+    a prompt; else the last prompt of the step the conversation was at (a fallback came between)."""
     msg = await activity.message(w.session, e.tenant_id, reply.message_id)
-    if msg is not None and msg.first_match_at is None:
-        msg.first_match_at = at
-        await _success(w, msg, "keyword")
+    if msg is not None and msg.experiment_id is not None:
+        return msg
+    if e.flow_id and e.step:
+        return await activity.last_prompt(w.session, e.tenant_id, e.phone, e.flow_id, e.step,
+                                          reply.at, ATTRIBUTION_WINDOW)
+    return None
 
 
 # --- clicks -------------------------------------------------------------------------------------

@@ -93,7 +93,8 @@ def enter(fx: Effects, flow: Flow, conv: ConvState, step_id: str | None, flows: 
         if (experiment := fx.experiments.get((flow.id, step_id))) is not None:
             arm = experiment.pick(fx.seed)  # an A/B test of this prompt: the variant's text
             prompt, conv.variant = arm.prompt, arm.key
-        fx.send(fx.render(prompt, conv), _kind(fx, flow), conv)
+        fx.send(fx.render(prompt, conv), _kind(fx, flow), conv,
+                experiment_id=experiment.id if experiment is not None else None)
     for kind, trigger in (("timeout", step.on_timeout), ("no_click", step.on_no_click)):
         if trigger is not None:
             fx.timers.append(TimerSpec(conv.id, kind, step_id, fx.now + trigger.delay))

@@ -324,12 +324,26 @@ async def _score_event(w: Work, e: SubscriberEvent) -> None:
 
 
 async def _conversation(w: Work, e: SubscriberEvent) -> None:
-    ctx = await _context(w, e)
+    # A flow's facts name their conversation's own context: a new conversation never borrows the
+    # variant (or step) of an earlier one's last message.
+    ctx = Context(None, e.campaign_id, e.flow_id, e.step, e.variant) if e.flow_id \
+        else await _context(w, e)
     activity.add_interaction(w.session, e.tenant_id, e.phone, e.type, e.occurred_at, ctx)
+    await _carry_variant(w, e)
     if e.type == "conversation_completed":
         await w.score("completed", e.event_id, e.occurred_at)
     if e.type in ("conversation_started", "conversation_completed"):
         w.tallies.add(e.type.replace("conversation_", "conversations_"), ctx.campaign_id)
+
+
+async def _carry_variant(w: Work, e: SubscriberEvent) -> None:
+    """A conversation counts under the variant it carries, also when a later step chose it: the
+    subscriber's open conversation (their latest start, one at a time, facts in order) takes it."""
+    if not (e.variant and e.flow_id):
+        return
+    started = await activity.last_started(w.session, e.tenant_id, e.phone, e.occurred_at)
+    if started is not None and started.flow_id == e.flow_id:
+        started.variant = e.variant
 
 
 _FACTS: dict[str, Callable[[Work, SubscriberEvent], Awaitable[None]]] = {
@@ -342,6 +356,7 @@ _FACTS: dict[str, Callable[[Work, SubscriberEvent], Awaitable[None]]] = {
     "keyword_matched": _verdict,
     "keyword_unmatched": _verdict,
     "conversation_started": _conversation,
+    "conversation_advanced": _carry_variant,
     "conversation_completed": _conversation,
     "handed_off": _conversation,
 }

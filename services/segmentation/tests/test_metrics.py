@@ -151,3 +151,90 @@ def test_rates_with_nothing_to_divide_by_are_null():
     got = metrics.rates(counts, [])
     assert got["reply_rate"] is None and got["median_time_to_reply_s"] is None
     assert metrics.assemble((), {}, []) == [{"key": {}, **got}]
+
+
+# --- conversations under the variant they carry -------------------------------------------------
+
+P1, P2, P3, P4 = (f"+1555555031{i}" for i in range(1, 5))
+QUIZ = dict(campaign_id="quiz", flow_id="quiz")
+
+
+def quiz_fact(phone, type_, step, variant, minute):
+    return fact(phone, at(minute), type_, step=step, variant=variant, **QUIZ)
+
+
+def quiz_prompt(phone, step, variant, minute):
+    return sent(phone, at(minute), step=step, variant=variant, kind="reply",
+                experiment_id="q2-copy" if variant else None, **QUIZ)
+
+
+def quiz_answer(phone, step, variant, minute, body):
+    """A reply the router matched at `step`."""
+    r = reply(phone, at(minute), body)
+    return [r, verdict(r, body, step=step, variant=variant, **QUIZ)]
+
+
+async def test_conversations_count_under_the_variant_they_carry_in_every_metric(suite, tenant, ctx):
+    """The router's facts for a flow whose second step q2 is A/B tested: a conversation starts
+    without a variant and takes one when q2 picks it (its conversation_advanced fact)."""
+    _, client = suite
+    m1, m2 = quiz_prompt(P1, "q1", None, 0), quiz_prompt(P1, "q2", "x", 2)
+    m3, m4 = quiz_prompt(P2, "q1", None, 0), quiz_prompt(P2, "q2", "y", 3)
+    m5 = quiz_prompt(P3, "q1", None, 0)
+    m6, m7 = quiz_prompt(P4, "q1", None, 0), quiz_prompt(P4, "q2", "x", 1)
+    m8, m9 = quiz_prompt(P4, "q1", None, 10), quiz_prompt(P4, "q2", None, 12)
+    await feed(
+        ctx,
+        # P1: q1 answered, q2 picks x, answered, completed.
+        quiz_fact(P1, "conversation_started", "q1", None, 0), m1, delivered(m1, at(1)),
+        *quiz_answer(P1, "q1", None, 2, "A"),
+        quiz_fact(P1, "conversation_advanced", "q2", "x", 2), m2, delivered(m2, at(3)),
+        *quiz_answer(P1, "q2", "x", 4, "B"), quiz_fact(P1, "conversation_completed", "q2", "x", 4),
+        # P2: q2 picks y, never answered.
+        quiz_fact(P2, "conversation_started", "q1", None, 0), m3, delivered(m3, at(1)),
+        *quiz_answer(P2, "q1", None, 3, "A"),
+        quiz_fact(P2, "conversation_advanced", "q2", "y", 3), m4, delivered(m4, at(4)),
+        # P3: never gets past q1.
+        quiz_fact(P3, "conversation_started", "q1", None, 0), m5, delivered(m5, at(1)),
+        # P4: one conversation on x, completed; then (the experiment stopped) a new one without
+        # a variant, whose start must not borrow x from the last message.
+        quiz_fact(P4, "conversation_started", "q1", None, 0), m6, delivered(m6, at(1)),
+        *quiz_answer(P4, "q1", None, 1, "A"),
+        quiz_fact(P4, "conversation_advanced", "q2", "x", 1), m7, delivered(m7, at(2)),
+        *quiz_answer(P4, "q2", "x", 2, "B"), quiz_fact(P4, "conversation_completed", "q2", "x", 2),
+        quiz_fact(P4, "conversation_started", "q1", None, 10), m8, delivered(m8, at(11)),
+        *quiz_answer(P4, "q1", None, 12, "A"),
+        quiz_fact(P4, "conversation_advanced", "q2", None, 12), m9, delivered(m9, at(13)),
+    )
+    resp = await client.get("/v1/metrics", headers=tenant, params={
+        "start": at(0).isoformat(), "end": at(0, days=1).isoformat(), "flow_id": "quiz",
+        "group_by": "variant"})
+    assert resp.status_code == 200, resp.text
+    none, x, y = resp.json()["groups"]
+    # No variant: P3's and P4's second conversation (neither completed); messages m1 m3 m5 m6 m8
+    # m9 delivered; replies to m1 (120 s), m3 (180 s), m6 (60 s), m8 (120 s), all recognised.
+    assert none == {"key": {"variant": None},
+                    "delivered": 6, "replies": 4, "reply_rate": 4 / 6,
+                    "recognised_replies": 4, "keyword_match_rate": 1.0,
+                    "conversations_started": 2, "conversations_completed": 0,
+                    "completion_rate": 0.0,
+                    "reply_clicks": 0, "reply_to_click_rate": 0.0,
+                    "conversions": 0, "revenue": 0.0, "reply_to_conversion_rate": 0.0,
+                    "median_time_to_reply_s": 120.0, "opt_outs": 0, "opt_out_rate": 0.0}
+    # x: P1's and P4's first conversation, both completed; m2 and m7 delivered and answered
+    # (120 s and 60 s).
+    assert x == {"key": {"variant": "x"},
+                 "delivered": 2, "replies": 2, "reply_rate": 1.0,
+                 "recognised_replies": 2, "keyword_match_rate": 1.0,
+                 "conversations_started": 2, "conversations_completed": 2, "completion_rate": 1.0,
+                 "reply_clicks": 0, "reply_to_click_rate": 0.0,
+                 "conversions": 0, "revenue": 0.0, "reply_to_conversion_rate": 0.0,
+                 "median_time_to_reply_s": 90.0, "opt_outs": 0, "opt_out_rate": 0.0}
+    # y: P2's conversation, open; m4 delivered, not answered.
+    assert y == {"key": {"variant": "y"},
+                 "delivered": 1, "replies": 0, "reply_rate": 0.0,
+                 "recognised_replies": 0, "keyword_match_rate": None,
+                 "conversations_started": 1, "conversations_completed": 0, "completion_rate": 0.0,
+                 "reply_clicks": 0, "reply_to_click_rate": None,
+                 "conversions": 0, "revenue": 0.0, "reply_to_conversion_rate": None,
+                 "median_time_to_reply_s": None, "opt_outs": 0, "opt_out_rate": 0.0}

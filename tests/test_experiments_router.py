@@ -19,14 +19,19 @@ PROMPTS = {"numbers": "Pick one: reply 1 (Shoes), 2 (Bags) or 3 (Jackets).",
            "words": "Shoes, bags or jackets? Reply 1, 2 or 3."}
 
 
-async def test_the_router_sends_variant_prompts_and_a_promoted_winner_takes_all(playbooks):
-    ctx, client, tenant = playbooks
+async def welcome_experiment(ctx, client, tenant) -> None:
+    """A fixed 50/50 test of the welcome flow's first prompt, live for the router at once."""
     resp = await client.post("/v1/experiments", headers=tenant, json={
         "id": "welcome-prompt", "name": "Welcome prompt", "flow_id": "welcome", "step": "ask",
         "allocation": "fixed", "auto_promote": False,
         "variants": [{"key": k, "prompt": p} for k, p in PROMPTS.items()]})
     assert resp.status_code == 201, resp.text
     rules_cache.invalidate(ctx, "acme")
+
+
+async def test_the_router_sends_variant_prompts_and_a_promoted_winner_takes_all(playbooks):
+    ctx, client, tenant = playbooks
+    await welcome_experiment(ctx, client, tenant)
 
     seen = {}
     for n in range(8):
@@ -57,12 +62,7 @@ async def test_the_router_sends_variant_prompts_and_a_promoted_winner_takes_all(
 
 async def test_the_report_counts_prompts_and_the_metrics_split_conversations_by_variant(playbooks):
     ctx, client, tenant = playbooks
-    resp = await client.post("/v1/experiments", headers=tenant, json={
-        "id": "welcome-prompt", "name": "Welcome prompt", "flow_id": "welcome", "step": "ask",
-        "allocation": "fixed", "auto_promote": False,
-        "variants": [{"key": k, "prompt": p} for k, p in PROMPTS.items()]})
-    assert resp.status_code == 201, resp.text
-    rules_cache.invalidate(ctx, "acme")
+    await welcome_experiment(ctx, client, tenant)
 
     # Six conversations: four answered (one after a fallback), each answer getting an offer back
     # and completing the conversation; two never answered.

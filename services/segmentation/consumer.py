@@ -210,14 +210,19 @@ async def _verdict(w: Work, e: SubscriberEvent) -> None:
 async def _prompt_matched(w: Work, e: SubscriberEvent,
                           reply: Interaction) -> SegmentationMessage | None:
     """The experiment prompt a recognised reply answers: the message it replies to, when that is
-    a prompt; else the last prompt of the step the conversation was at (a fallback came between)."""
+    a prompt; else the last prompt of the step the conversation is at (a fallback came between),
+    sent since that conversation started."""
     msg = await activity.message(w.session, e.tenant_id, reply.message_id)
     if msg is not None and msg.experiment_id is not None:
         return msg
-    if e.flow_id and e.step:
-        return await activity.last_prompt(w.session, e.tenant_id, e.phone, e.flow_id, e.step,
-                                          reply.at, ATTRIBUTION_WINDOW)
-    return None
+    if not (e.flow_id and e.step):
+        return None
+    since = reply.at - ATTRIBUTION_WINDOW
+    started = await activity.last_started(w.session, e.tenant_id, e.phone, reply.at)
+    if started is not None and started.flow_id == e.flow_id:
+        since = max(since, started.at)
+    return await activity.last_prompt(w.session, e.tenant_id, e.phone, e.flow_id, e.step,
+                                      since, reply.at)
 
 
 # --- clicks -------------------------------------------------------------------------------------

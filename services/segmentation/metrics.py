@@ -23,9 +23,9 @@ may be split by any of those dimensions.
 | opt_outs, opt_out_rate     | opt-outs attributed to the scope; opt_outs / delivered                |
 
 A conversation counts under the variant it carries: its start moves to the variant a later step
-picked (`consumer._carry_variant`). A rate whose denominator is zero is null, not zero. Amounts in different currencies are never
-added together. An unattributed conversion has no campaign, flow, step or variant, so it only
-shows in groups (or an unfiltered scope) where those are null.
+picked (`consumer._carry_variant`). A rate whose denominator is zero is null, not zero. Amounts
+in different currencies are never added together. An unattributed conversion has no campaign,
+flow, step or variant, so it only shows in groups (or an unfiltered scope) where those are null.
 """
 
 from __future__ import annotations

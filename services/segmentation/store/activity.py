@@ -141,13 +141,13 @@ async def experiment_for(session: AsyncSession, tenant_id: str, marked: str | No
 
 
 async def last_prompt(session: AsyncSession, tenant_id: str, phone: str, flow_id: str, step: str,
-                      at: datetime, window: timedelta) -> SegmentationMessage | None:
-    """The latest experiment prompt of this step sent to the subscriber at or before `at`."""
+                      since: datetime, at: datetime) -> SegmentationMessage | None:
+    """The latest experiment prompt of this step sent to the subscriber in [since, at]."""
     m = SegmentationMessage
     return await session.scalar(
         select(m).where(m.tenant_id == tenant_id, m.phone == phone, m.flow_id == flow_id,
                         m.step == step, m.experiment_id.is_not(None), m.sent_at <= at,
-                        m.sent_at >= at - window)
+                        m.sent_at >= since)
         .order_by(m.sent_at.desc()).limit(1))
 
 

@@ -11,7 +11,7 @@ from libs.common.bandit import ArmStats
 from libs.common.db.models.segmentation import ExperimentVariant
 from libs.common.testing.app import eventually
 from services.segmentation import experiments, jobs
-from services.segmentation.tests.helpers import at, click, feed, reply, sent, verdict
+from services.segmentation.tests.helpers import at, click, fact, feed, reply, sent, verdict
 
 PROMPTS = [{"key": "yes", "prompt": "Reply YES for 20% off"},
            {"key": "one", "prompt": "Reply 1 for 20% off"},
@@ -113,6 +113,14 @@ async def test_a_keyword_matched_at_the_step_counts_for_its_prompt_once(suite, t
                ask(f, "one"), nope, verdict(nope, None, **at_step), after_ask(f, "one", 2),
                nah, verdict(nah, None, **at_step))        # never matched: no success
     assert await arms(client, tenant) == {"yes": (1, 1), "one": (1, 0)}
+
+    # k leaves a prompt unanswered; in a later conversation (the step's own prompt, no variant)
+    # a match at the step is no success of that old prompt.
+    k, late = "+15555550633", reply("+15555550633", at(32), "2")
+    await feed(ctx, fact(k, at(0), "conversation_started", **at_step), ask(k, "yes"),
+               fact(k, at(30), "conversation_started", **at_step),
+               sent(k, at(30), **at_step), late, verdict(late, "2", **at_step))
+    assert await arms(client, tenant) == {"yes": (2, 1), "one": (1, 0)}
 
 
 async def test_a_click_counts_only_on_a_link_of_the_prompt(suite, tenant, ctx):

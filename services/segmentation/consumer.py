@@ -334,7 +334,8 @@ async def _conversation(w: Work, e: SubscriberEvent) -> None:
     ctx = Context(None, e.campaign_id, e.flow_id, e.step, e.variant) if e.flow_id \
         else await _context(w, e)
     activity.add_interaction(w.session, e.tenant_id, e.phone, e.type, e.occurred_at, ctx)
-    await _carry_variant(w, e)
+    if e.type != "conversation_started":  # a start already has its own variant
+        await _carry_variant(w, e)
     if e.type == "conversation_completed":
         await w.score("completed", e.event_id, e.occurred_at)
     if e.type in ("conversation_started", "conversation_completed"):

@@ -1,6 +1,6 @@
 """sender: the experiment a message is the tested prompt of
 
-Revision ID: 0013_message_experiment
+Revision ID: 0014_message_experiment
 Revises: 0011_sender_ledgers
 Create Date: 2026-11-28 10:00:00
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0013_message_experiment'
+revision = '0014_message_experiment'
 down_revision = '0011_sender_ledgers'
 branch_labels = None
 depends_on = None

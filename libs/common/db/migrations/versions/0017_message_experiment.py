@@ -1,7 +1,7 @@
 """sender: the experiment a message is the tested prompt of
 
-Revision ID: 0014_message_experiment
-Revises: 0011_sender_ledgers
+Revision ID: 0017_message_experiment
+Revises: 0016_simulator_seq
 Create Date: 2026-11-28 10:00:00
 """
 
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0014_message_experiment'
-down_revision = '0011_sender_ledgers'
+revision = '0017_message_experiment'
+down_revision = '0016_simulator_seq'
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from libs.common.testing.app import eventually
+from libs.common.testing.app import eventually, walk_pages
 from libs.common.testing.phone import Phone
 
 
@@ -265,3 +265,16 @@ async def test_a_do_not_contact_number_gets_nothing_even_after_consent(world):
         assert (resp.json()["status"], resp.json()["reason"]) == ("suppressed", "on the do-not-contact list")
     resp = await client.post("/v1/opt-ins", headers=headers, json={"phone": phone.number, "disclosure": "x"})
     assert resp.status_code == 409
+
+
+async def test_the_do_not_contact_list_pages_by_cursor(world):
+    _ctx, client, headers = world
+    phones = [f"+1555555064{i}" for i in range(5)]
+    resp = await client.post("/v1/dnc/import", headers={**headers, "content-type": "text/csv"},
+                             content="phone\n" + "\n".join(reversed(phones)))
+    assert resp.json() == {"added": 5, "errors": []}
+    for limit in (1, 2, 5):
+        items = await walk_pages(client, "/v1/dnc", headers, limit=limit)
+        assert [item["phone"] for item in items] == phones, limit
+    resp = await client.get("/v1/dnc", headers=headers, params={"after": "not-a-cursor!"})
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["query", "after"]

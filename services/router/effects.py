@@ -127,14 +127,16 @@ class Effects:
         return render(template, {"brand": self.brand, **(conv.variables if conv else {})})
 
     def send(self, body: str, kind: MessageKind, conv: ConvState | None = None,
-             step: str | None = None) -> None:
+             step: str | None = None, experiment_id: str | None = None) -> None:
+        """`experiment_id` marks the one message that is an experiment's prompt (its send)."""
         self.sends.append(SendSms(
             tenant_id=self.tenant_id, phone=self.phone, body=body[:1600], kind=kind,
             action_id=self.next_id("send"), from_number=self.reply_from,
             in_reply_to=self.in_reply_to, occurred_at=self.now,
             flow_id=conv.flow_id if conv else None, step=step or (conv.step if conv else None),
             campaign_id=(conv.campaign_id if conv else None) or self.campaign_id,
-            variant=(conv.variant if conv else None) or self.variant, program_id=self.program_id))
+            variant=(conv.variant if conv else None) or self.variant, program_id=self.program_id,
+            experiment_id=experiment_id))
         if conv is not None:
             self.transcript.append((conv.id, "out", "automation", body))
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
 from libs.common.auth import TenantDep
+from libs.common.cursors import PhoneAfter, phone_cursor
 from libs.common.db.models.router import (
     ConsentAudit,
     DncEntry,
@@ -183,14 +184,16 @@ async def import_dnc(request: Request, tenant_id: TenantDep, ctx: CtxDep) -> dic
 
 
 @dnc.get("")
-async def list_dnc(tenant_id: TenantDep, ctx: CtxDep, after: str | None = None,
-                   limit: int = Query(1000, ge=1, le=10000)) -> list[dict]:
+async def list_dnc(tenant_id: TenantDep, ctx: CtxDep, after: PhoneAfter = None,
+                   limit: int = Query(1000, ge=1, le=10000)) -> dict:
+    """A page of numbers by phone; pass `next_after` back as `after` for the next page."""
     query = select(DncEntry).where(DncEntry.tenant_id == tenant_id)
     if after:
         query = query.where(DncEntry.phone > after)
     async with ctx.sessions() as session:
-        rows = await session.scalars(query.order_by(DncEntry.phone).limit(limit))
-        return [{"phone": r.phone, "reason": r.reason, "added_at": r.added_at} for r in rows]
+        rows = list(await session.scalars(query.order_by(DncEntry.phone).limit(limit)))
+    return {"items": [{"phone": r.phone, "reason": r.reason, "added_at": r.added_at} for r in rows],
+            "next_after": phone_cursor(rows[-1].phone) if len(rows) == limit else None}
 
 
 @dnc.delete("/{phone}", status_code=204)

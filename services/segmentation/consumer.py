@@ -103,8 +103,8 @@ async def on_sent(w: Work, e: SmsSent) -> None:
     if e.outcome != "sent" or await activity.message(w.session, e.tenant_id, e.message_id):
         return  # only sent messages count, each once (a crashed send is published again)
     w.touch(e, e.occurred_at)
-    experiment_id = await activity.experiment_for(w.session, e.tenant_id, e.flow_id, e.step,
-                                                  e.campaign_id, e.variant)
+    experiment_id = await activity.experiment_for(w.session, e.tenant_id, e.experiment_id,
+                                                  e.flow_id, e.campaign_id, e.variant)
     msg = SegmentationMessage(
         tenant_id=e.tenant_id, message_id=e.message_id, phone=e.phone, carrier=e.carrier,
         carrier_message_id=e.carrier_message_id, kind=e.kind, campaign_id=e.campaign_id,
@@ -201,10 +201,28 @@ async def _verdict(w: Work, e: SubscriberEvent) -> None:
         return
     reply.keyword = (e.keyword or "").strip().upper()[:64] or None
     w.tallies.add("recognised_replies", reply.campaign_id)
+    prompt = await _prompt_matched(w, e, reply)
+    if prompt is not None and prompt.first_match_at is None:
+        prompt.first_match_at = at
+        await _success(w, prompt, "keyword")
+
+
+async def _prompt_matched(w: Work, e: SubscriberEvent,
+                          reply: Interaction) -> SegmentationMessage | None:
+    """The experiment prompt a recognised reply answers: the message it replies to, when that is
+    a prompt; else the last prompt of the step the conversation is at (a fallback came between),
+    sent since that conversation started."""
     msg = await activity.message(w.session, e.tenant_id, reply.message_id)
-    if msg is not None and msg.first_match_at is None:
-        msg.first_match_at = at
-        await _success(w, msg, "keyword")
+    if msg is not None and msg.experiment_id is not None:
+        return msg
+    if not (e.flow_id and e.step):
+        return None
+    since = reply.at - ATTRIBUTION_WINDOW
+    started = await activity.last_started(w.session, e.tenant_id, e.phone, reply.at)
+    if started is not None and started.flow_id == e.flow_id:
+        since = max(since, started.at)
+    return await activity.last_prompt(w.session, e.tenant_id, e.phone, e.flow_id, e.step,
+                                      since, reply.at)
 
 
 # --- clicks -------------------------------------------------------------------------------------
@@ -311,12 +329,27 @@ async def _score_event(w: Work, e: SubscriberEvent) -> None:
 
 
 async def _conversation(w: Work, e: SubscriberEvent) -> None:
-    ctx = await _context(w, e)
+    # A flow's facts name their conversation's own context: a new conversation never borrows the
+    # variant (or step) of an earlier one's last message.
+    ctx = Context(None, e.campaign_id, e.flow_id, e.step, e.variant) if e.flow_id \
+        else await _context(w, e)
     activity.add_interaction(w.session, e.tenant_id, e.phone, e.type, e.occurred_at, ctx)
+    if e.type != "conversation_started":  # a start already has its own variant
+        await _carry_variant(w, e)
     if e.type == "conversation_completed":
         await w.score("completed", e.event_id, e.occurred_at)
     if e.type in ("conversation_started", "conversation_completed"):
         w.tallies.add(e.type.replace("conversation_", "conversations_"), ctx.campaign_id)
+
+
+async def _carry_variant(w: Work, e: SubscriberEvent) -> None:
+    """A conversation counts under the variant it carries, also when a later step chose it: the
+    subscriber's open conversation (their latest start, one at a time, facts in order) takes it."""
+    if not (e.variant and e.flow_id):
+        return
+    started = await activity.last_started(w.session, e.tenant_id, e.phone, e.occurred_at)
+    if started is not None and started.flow_id == e.flow_id:
+        started.variant = e.variant
 
 
 _FACTS: dict[str, Callable[[Work, SubscriberEvent], Awaitable[None]]] = {
@@ -329,6 +362,7 @@ _FACTS: dict[str, Callable[[Work, SubscriberEvent], Awaitable[None]]] = {
     "keyword_matched": _verdict,
     "keyword_unmatched": _verdict,
     "conversation_started": _conversation,
+    "conversation_advanced": _carry_variant,
     "conversation_completed": _conversation,
     "handed_off": _conversation,
 }

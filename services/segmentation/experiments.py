@@ -2,9 +2,12 @@
 Pure; the math is `libs.common.bandit`.
 
 An experiment is bound to a flow step (`flow_id` + `step`), or to a campaign's single message
-(`campaign_id`, no flow). The router picks the variant when it sends that prompt and stamps the
-variant key on the message; segmentation then counts every message sent with that key as a trial
-and the first goal reached on it (a reply, a keyword match, a click) as a success.
+(`campaign_id`, no flow). The router picks the variant when it sends that prompt and marks that
+one message with the experiment's id; the conversation carries the variant on, so later messages
+(an option's reply, a fallback, a nudge) split metrics by it but are no sends. A send is a
+trial; its success is the goal reached on that prompt, once: a reply to it (the reply's last
+message is the prompt), a keyword matched while the conversation was at its step, a click on one
+of its links.
 """
 
 from __future__ import annotations
@@ -31,11 +34,14 @@ class Scope:
     campaign_id: str | None
 
 
-def applies_to(scope: Scope, flow_id: str | None, step: str | None, campaign_id: str | None) -> bool:
-    """Does a message with this context belong to an experiment with this scope?"""
+def is_send(scope: Scope, experiment_id: str, marked: str | None, flow_id: str | None,
+            campaign_id: str | None) -> bool:
+    """Is a message (with the variant of an arm) a send of this experiment? A step's experiment
+    counts the prompts the router marked with its id; a campaign's, its single message (that
+    campaign, no flow)."""
     if scope.flow_id:
-        return scope.flow_id == flow_id and scope.step == step
-    return scope.campaign_id is not None and scope.campaign_id == campaign_id
+        return marked == experiment_id
+    return flow_id is None and scope.campaign_id is not None and scope.campaign_id == campaign_id
 
 
 def seeded_rng(experiment_id: str, trials: int) -> random.Random:

@@ -14,12 +14,18 @@ may be split by any of those dimensions.
 | completion_rate            | conversations_completed / conversations_started                       |
 | reply_clicks               | distinct links clicked by humans in messages sent in reply to a subscriber |
 | reply_to_click_rate        | reply_clicks / replies                                                |
-| conversions, revenue       | orders posted to /v1/conversions, attributed to the last reply in the window |
-| reply_to_conversion_rate   | conversions / replies                                                 |
+| conversions                | orders posted to /v1/conversions: `attributed` (to the last reply in  |
+|                            | the order's attribution window) and `total`                           |
+| revenue                    | order value of the attributed conversions, per currency               |
+| unattributed_revenue       | order value of the conversions no reply explains, per currency        |
+| reply_to_conversion_rate   | attributed conversions / replies                                      |
 | median_time_to_reply_s     | median of (reply time − time the attributed message was sent)         |
 | opt_outs, opt_out_rate     | opt-outs attributed to the scope; opt_outs / delivered                |
 
-A rate whose denominator is zero is null, not zero.
+A conversation counts under the variant it carries: its start moves to the variant a later step
+picked (`consumer._carry_variant`). A rate whose denominator is zero is null, not zero. Amounts
+in different currencies are never added together. An unattributed conversion has no campaign,
+flow, step or variant, so it only shows in groups (or an unfiltered scope) where those are null.
 """
 
 from __future__ import annotations
@@ -27,15 +33,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal_column, select
+from sqlalchemy import Select, and_, case, func, literal_column, select
 
 from libs.common.db.models.segmentation import Conversion, Interaction, SegmentationMessage
 
 DIMENSIONS = ("campaign_id", "flow_id", "step", "variant")
 COUNTS = ("delivered", "replies", "recognised_replies", "conversations_started",
-          "conversations_completed", "reply_clicks", "conversions", "revenue", "opt_outs")
+          "conversations_completed", "reply_clicks", "opt_outs")
 
 M = SegmentationMessage.__table__
 I = Interaction.__table__  # noqa: E741
@@ -76,9 +83,18 @@ def count_statements(scope: Scope) -> dict[str, Select]:
         "reply_clicks": _interactions(scope, "click", I.c.reply_triggered.is_(True),
                                       value=func.count(func.distinct(I.c.source_id))),
         "opt_outs": _interactions(scope, "opt_out"),
-        "conversions": _grouped(C, C.c.at, scope, func.count()),
-        "revenue": _grouped(C, C.c.at, scope, func.coalesce(func.sum(C.c.value), 0)),
     }
+
+
+def conversions_statement(scope: Scope) -> Select:
+    """Conversions by group, currency and attribution; each row is
+    (*group values, currency, attributed 0/1, count, value)."""
+    attributed = case((C.c.reply_at.is_not(None), 1), else_=0)
+    cols = [C.c[d] for d in scope.group_by]
+    conds = [C.c.tenant_id == scope.tenant_id, C.c.at >= scope.start, C.c.at < scope.end,
+             *(C.c[d] == v for d, v in scope.filters.items())]
+    return select(*cols, C.c.currency, attributed, func.count(), func.sum(C.c.value)) \
+        .where(and_(*conds)).group_by(*cols, C.c.currency, attributed)
 
 
 def median_statement(scope: Scope) -> Select:
@@ -99,19 +115,42 @@ def median_statement(scope: Scope) -> Select:
 
 
 @dataclass
+class Money:
+    """A group's conversions: how many (attributed, all) and their value per currency."""
+
+    attributed: int = 0
+    total: int = 0
+    revenue: dict[str, Decimal] = field(default_factory=dict)
+    unattributed_revenue: dict[str, Decimal] = field(default_factory=dict)
+
+    def add(self, currency: str, attributed: bool, count: int, value: Decimal) -> None:
+        self.total += count
+        amounts = self.revenue if attributed else self.unattributed_revenue
+        amounts[currency] = amounts.get(currency, Decimal(0)) + value
+        if attributed:
+            self.attributed += count
+
+
+@dataclass
 class Group:
     key: dict[str, Any]
     counts: dict[str, float] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     middle: list[float] = field(default_factory=list)
+    money: Money = field(default_factory=Money)
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def rates(counts: Mapping[str, float], middle: Sequence[float]) -> dict[str, Any]:
+def _amounts(by_currency: Mapping[str, Decimal]) -> dict[str, float]:
+    return {currency: round(float(v), 2) for currency, v in sorted(by_currency.items())}
+
+
+def rates(counts: Mapping[str, float], middle: Sequence[float],
+          money: Money | None = None) -> dict[str, Any]:
     """Counts in, the published metrics out."""
-    c = counts
+    c, money = counts, money or Money()
     return {
         "delivered": int(c["delivered"]),
         "replies": int(c["replies"]),
@@ -123,9 +162,10 @@ def rates(counts: Mapping[str, float], middle: Sequence[float]) -> dict[str, Any
         "completion_rate": _ratio(c["conversations_completed"], c["conversations_started"]),
         "reply_clicks": int(c["reply_clicks"]),
         "reply_to_click_rate": _ratio(c["reply_clicks"], c["replies"]),
-        "conversions": int(c["conversions"]),
-        "revenue": round(float(c["revenue"]), 2),
-        "reply_to_conversion_rate": _ratio(c["conversions"], c["replies"]),
+        "conversions": {"attributed": money.attributed, "total": money.total},
+        "revenue": _amounts(money.revenue),
+        "unattributed_revenue": _amounts(money.unattributed_revenue),
+        "reply_to_conversion_rate": _ratio(money.attributed, c["replies"]),
         "median_time_to_reply_s": sum(middle) / len(middle) if middle else None,
         "opt_outs": int(c["opt_outs"]),
         "opt_out_rate": _ratio(c["opt_outs"], c["delivered"]),
@@ -133,8 +173,10 @@ def rates(counts: Mapping[str, float], middle: Sequence[float]) -> dict[str, Any
 
 
 def assemble(group_by: Sequence[str], counts: Mapping[str, Sequence[Sequence[Any]]],
-             medians: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    """Merge each count's grouped rows (and the median rows) into one record per group."""
+             medians: Sequence[Sequence[Any]],
+             conversions: Sequence[Sequence[Any]] = ()) -> list[dict[str, Any]]:
+    """Merge each count's grouped rows (and the median and conversion rows) into one record per
+    group."""
     groups: dict[Key, Group] = {}
 
     def group(row: Sequence[Any]) -> Group:
@@ -146,7 +188,10 @@ def assemble(group_by: Sequence[str], counts: Mapping[str, Sequence[Sequence[Any
             group(row).counts[name] += float(row[-1] or 0)
     for row in medians:
         group(row).middle.append(float(row[-1]))
+    for row in conversions:
+        currency, attributed, count, value = row[len(group_by):]
+        group(row).money.add(currency, bool(attributed), int(count), Decimal(str(value or 0)))
     if not group_by and not groups:
         groups[()] = Group(key={})
     ordered = sorted(groups.values(), key=lambda g: tuple(str(v) for v in g.key.values()))
-    return [{"key": g.key, **rates(g.counts, g.middle)} for g in ordered]
+    return [{"key": g.key, **rates(g.counts, g.middle, g.money)} for g in ordered]

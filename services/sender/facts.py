@@ -23,7 +23,8 @@ def fact(row: OutboundMessage, outcome: str, now: datetime, rule: str | None = N
         message_id=row.id, from_number=row.from_number, carrier=row.carrier,
         carrier_message_id=row.carrier_message_id, outcome=outcome, reason=row.reason,  # type: ignore[arg-type]
         segments=row.segments, kind=row.kind, campaign_id=row.campaign_id, flow_id=row.flow_id,
-        step=row.step, variant=row.variant, rule=rule if rule is not None else row.rule,
+        step=row.step, variant=row.variant, experiment_id=row.experiment_id,
+        rule=rule if rule is not None else row.rule,
         deferred_until=row.next_attempt_at if outcome == "deferred" else None, error_code=row.error_code)
 
 

@@ -80,8 +80,8 @@ def _new_row(cmd: SendSms, rules: policy.SendingRules, claim: str, now: datetime
         from_number=cmd.from_number, body=cmd.body, text=text, kind=cmd.kind, status="accepted",
         segments=count_segments(text), encoding="GSM-7" if is_gsm7(text) else "UCS-2",
         in_reply_to=cmd.in_reply_to, program_id=cmd.program_id, campaign_id=cmd.campaign_id,
-        flow_id=cmd.flow_id,
-        step=cmd.step, variant=cmd.variant, attempts=0, claim=claim, claim_epoch=0, lease_until=lease_until,
+        flow_id=cmd.flow_id, step=cmd.step, variant=cmd.variant, experiment_id=cmd.experiment_id,
+        attempts=0, claim=claim, claim_epoch=0, lease_until=lease_until,
         created_at=now, updated_at=now)
     session.add(row)
     store.add_links(session, [

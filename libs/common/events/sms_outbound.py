@@ -4,7 +4,9 @@ Producer: router (replies, flows), segmentation (broadcast messages). Consumer: 
 Key: "<tenant_id>:<phone>". `action_id` is the idempotency key: the sender sends an action once
 however often the bus redelivers it. `kind` decides which send-time checks apply: only
 `marketing` is held by quiet hours and frequency caps; `compliance` (opt-out confirmations, HELP)
-is the one kind an opted-out number may still receive.
+is the one kind an opted-out number may still receive. `experiment_id` is set on the prompt an
+A/B test chose a variant for (and on nothing else the conversation sends): that message is one
+send of the experiment's `variant`.
 """
 
 from __future__ import annotations
@@ -33,3 +35,5 @@ class SendSms(Event):
     flow_id: str | None = None
     step: str | None = None
     variant: str | None = None
+    experiment_id: str | None = Field(None, description="Set on an experiment's prompt: one send "
+                                                        "of `variant`.")

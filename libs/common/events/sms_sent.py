@@ -6,6 +6,8 @@ Producer: sender. Consumers: segmentation (metrics, scoring). Key: "<tenant_id>:
 delivery receipt's verdict for a sent message (`delivered`, `undelivered`, `failed`), published
 once per message. `rule` names the check that decided (consent, quiet_hours, frequency_cap,
 rate_limit, carrier…). A redelivered action republishes the same fact with the same `event_id`.
+`experiment_id` is copied from the action: set only on an experiment's prompt (one send of its
+variant; later messages of the conversation carry the `variant` but no `experiment_id`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class SmsSent(Event):
     flow_id: str | None = None
     step: str | None = None
     variant: str | None = None
+    experiment_id: str | None = Field(None, description="Set on an experiment's prompt: one send "
+                                                        "of `variant`.")
     rule: str | None = Field(None, description="The check that decided: consent, quiet_hours, "
                                                "frequency_cap, rate_limit, carrier, receipt…")
     deferred_until: datetime | None = Field(None, description="When a deferred message is tried again.")

@@ -43,3 +43,20 @@ async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 20.0
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
         await asyncio.sleep(interval)
+
+
+async def walk_pages(client: httpx.AsyncClient, path: str, headers: dict[str, str], *,
+                     limit: int, max_pages: int = 100) -> list:
+    """Every item of a paged list, each page asked for by pasting the previous page's
+    `next_after` into the URL as it is (not URL-encoded), as a hurried client would."""
+    items: list = []
+    url = f"{path}?limit={limit}"
+    for _ in range(max_pages):
+        resp = await client.get(url, headers=headers)
+        assert resp.status_code == 200, resp.text
+        page = resp.json()
+        items += page["items"]
+        if page["next_after"] is None:
+            return items
+        url = f"{path}?limit={limit}&after={page['next_after']}"
+    raise AssertionError(f"{path}: still paging after {max_pages} pages ({len(items)} items)")

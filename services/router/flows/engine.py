@@ -69,8 +69,7 @@ def start(fx: Effects, flow: Flow, current: ConvState | None, flows: FlowLookup,
     conv = fx.touch(ConvState(id=fx.next_id("conversation"), flow_id=flow.id, step=None,
                               status="active", campaign_id=campaign_id, variant=variant,
                               is_new=True))
-    fx.fact("conversation_started", conv)
-    enter(fx, flow, conv, flow.start, flows, first=True)
+    enter(fx, flow, conv, flow.start, flows, first=True)  # emits conversation_started
     return conv
 
 
@@ -83,17 +82,17 @@ def enter(fx: Effects, flow: Flow, conv: ConvState, step_id: str | None, flows: 
     conv.step, conv.fallbacks = step_id, 0
     fx.touch(conv)
     fx.cancel_timers_of.add(conv.id)
-    if not first:
-        fx.fact("conversation_advanced", conv)
+    experiment = fx.experiments.get((flow.id, step_id)) if step.prompt else None
+    arm = experiment.pick(fx.seed) if experiment is not None else None  # an A/B test of the prompt
+    if arm is not None:
+        conv.variant = arm.key  # before the step's fact, so the conversation is counted under it
+    fx.fact("conversation_started" if first else "conversation_advanced", conv)
     run_actions(fx, flow, conv, step.actions, flows)
     if not _automated(conv, flow):
         return  # an entry action ended, handed off or replaced the conversation
     if step.prompt:
-        prompt = step.prompt
-        if (experiment := fx.experiments.get((flow.id, step_id))) is not None:
-            arm = experiment.pick(fx.seed)  # an A/B test of this prompt: the variant's text
-            prompt, conv.variant = arm.prompt, arm.key
-        fx.send(fx.render(prompt, conv), _kind(fx, flow), conv)
+        fx.send(fx.render(arm.prompt if arm else step.prompt, conv), _kind(fx, flow), conv,
+                experiment_id=experiment.id if arm else None)
     for kind, trigger in (("timeout", step.on_timeout), ("no_click", step.on_no_click)):
         if trigger is not None:
             fx.timers.append(TimerSpec(conv.id, kind, step_id, fx.now + trigger.delay))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query
 
 from libs.common.auth import TenantDep
+from libs.common.cursors import PhoneAfter, phone_cursor
 from libs.common.db.models.segmentation import Broadcast
 from libs.common.service import CtxDep
 from services.segmentation import broadcasts
@@ -106,14 +107,15 @@ async def cancel(broadcast_id: str, tenant_id: TenantDep, ctx: CtxDep) -> Broadc
 @router.get("/{broadcast_id}/non-responders", response_model=PhonePage)
 async def non_responders(broadcast_id: str, tenant_id: TenantDep, ctx: CtxDep,
                          limit: int = Query(100, ge=1, le=1000),
-                         after: str | None = None) -> PhonePage:
-    """Enrolled subscribers whose reply window has passed without a reply."""
+                         after: PhoneAfter = None) -> PhonePage:
+    """Enrolled subscribers whose reply window has passed without a reply, by phone; pass
+    `next_after` back as `after` for the next page."""
     async with ctx.sessions() as session:
         if await store.get(session, tenant_id, broadcast_id) is None:
             raise HTTPException(404, f"unknown broadcast '{broadcast_id}'")
         items = await store.non_responders(session, tenant_id, broadcast_id, ctx.clock(), limit,
                                            after)
-    return PhonePage(items=items, next_after=items[-1] if len(items) == limit else None)
+    return PhonePage(items=items, next_after=phone_cursor(items[-1]) if len(items) == limit else None)
 
 
 @router.post("/{broadcast_id}/suppress-non-responders", response_model=SuppressOut)

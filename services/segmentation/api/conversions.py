@@ -1,5 +1,6 @@
-"""/v1/conversions: orders (with their value) posted by the tenant's shop, attributed to the
-subscriber's last reply within the attribution window, for the reply-to-conversion rate."""
+"""/v1/conversions: orders (with their value and currency) posted by the tenant's shop, attributed
+to the subscriber's last reply within the attribution window, for the reply-to-conversion rate
+and the revenue per currency (`services/segmentation/metrics.py`)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ async def post_conversion(body: ConversionIn, tenant_id: TenantDep, ctx: CtxDep,
                          step=reply.step if reply else None,
                          variant=reply.variant if reply else None)
         session.add(row)
-        tallies.add("conversions", row.campaign_id)
-        tallies.add("revenue", row.campaign_id, float(body.value))
+        if reply is not None:  # unattributed orders are no campaign's conversions
+            tallies.add("conversions", row.campaign_id)
+            tallies.add_revenue(row.campaign_id, row.currency, float(body.value))
     tallies.publish()
     return _out(row)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from libs.common.auth import TenantDep
+from libs.common.cursors import PhoneAfter, phone_cursor
 from libs.common.db.models.segmentation import Segment
 from libs.common.service import CtxDep
 from services.segmentation.api.common import e164, new_id, parse_rule
@@ -100,13 +101,14 @@ async def count_segment(segment_id: str, tenant_id: TenantDep, ctx: CtxDep) -> C
 @router.get("/{segment_id}/subscribers", response_model=SubscriberPage)
 async def list_members(segment_id: str, tenant_id: TenantDep, ctx: CtxDep,
                        limit: int = Query(100, ge=1, le=1000),
-                       after: str | None = None) -> SubscriberPage:
+                       after: PhoneAfter = None) -> SubscriberPage:
     """A page of members by phone; pass `next_after` back as `after` for the next page."""
     node = parse_rule((await _segment(ctx, tenant_id, segment_id)).rule)
     async with ctx.sessions() as session:
         rows = await store.page(session, tenant_id, node, ctx.clock(), limit, after)
         items = await profiles_out(session, tenant_id, rows)
-    return SubscriberPage(items=items, next_after=items[-1].phone if len(items) == limit else None)
+    return SubscriberPage(items=items,
+                          next_after=phone_cursor(items[-1].phone) if len(items) == limit else None)
 
 
 @router.get("/{segment_id}/subscribers/{phone}", response_model=MembershipOut)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import TenantDep
+from libs.common.cursors import PhoneAfter, phone_cursor
 from libs.common.db.models.segmentation import Subscriber
 from libs.common.service import CtxDep
 from services.segmentation import scoring
@@ -48,12 +49,13 @@ async def profiles_out(session: AsyncSession, tenant_id: str,
 @router.get("", response_model=SubscriberPage)
 async def list_subscribers(tenant_id: TenantDep, ctx: CtxDep,
                            limit: int = Query(100, ge=1, le=1000),
-                           after: str | None = None) -> SubscriberPage:
+                           after: PhoneAfter = None) -> SubscriberPage:
+    """A page of profiles by phone; pass `next_after` back as `after` for the next page."""
     async with ctx.sessions() as session:
         rows, total = await store.page(session, tenant_id, limit, after)
         items = await profiles_out(session, tenant_id, rows)
     return SubscriberPage(total=total, items=items,
-                          next_after=items[-1].phone if len(items) == limit else None)
+                          next_after=phone_cursor(items[-1].phone) if len(items) == limit else None)
 
 
 @router.get("/scoring", response_model=WeightsOut)

@@ -16,7 +16,7 @@ from libs.common.db.models.segmentation import (
     Interaction,
     SegmentationMessage,
 )
-from services.segmentation.experiments import LIVE_STATES, Scope, applies_to
+from services.segmentation.experiments import LIVE_STATES, Scope, is_send
 from services.segmentation.profiles import Context
 
 
@@ -88,6 +88,15 @@ async def last_reply(session: AsyncSession, tenant_id: str, phone: str, at: date
         .order_by(Interaction.at.desc()).limit(1))
 
 
+async def last_started(session: AsyncSession, tenant_id: str, phone: str,
+                       at: datetime) -> Interaction | None:
+    """The subscriber's latest conversation start at or before `at`."""
+    i = Interaction
+    return await session.scalar(select(i).where(
+        i.tenant_id == tenant_id, i.phone == phone, i.kind == "conversation_started", i.at <= at)
+        .order_by(i.at.desc(), i.id.desc()).limit(1))
+
+
 async def clicked_before(session: AsyncSession, tenant_id: str, phone: str,
                          code: str) -> int | None:
     return await session.scalar(select(Interaction.id).where(
@@ -111,10 +120,11 @@ async def conversion(session: AsyncSession, tenant_id: str, order_id: str) -> Co
 
 # --- experiment arms ----------------------------------------------------------------------------
 
-async def experiment_for(session: AsyncSession, tenant_id: str, flow_id: str | None,
-                         step: str | None, campaign_id: str | None,
+async def experiment_for(session: AsyncSession, tenant_id: str, marked: str | None,
+                         flow_id: str | None, campaign_id: str | None,
                          variant: str | None) -> str | None:
-    """The live experiment a message with this context and variant key is a trial of."""
+    """The live experiment a message (marked by the router with `marked`, or not) with this
+    context and variant key is a send of."""
     if not variant:
         return None
     rows = await session.execute(
@@ -125,9 +135,20 @@ async def experiment_for(session: AsyncSession, tenant_id: str, flow_id: str | N
                ExperimentVariant.key == variant)
         .order_by(Experiment.created_at.desc()))
     for exp_id, e_flow, e_step, e_campaign in rows:
-        if applies_to(Scope(e_flow, e_step, e_campaign), flow_id, step, campaign_id):
+        if is_send(Scope(e_flow, e_step, e_campaign), exp_id, marked, flow_id, campaign_id):
             return exp_id
     return None
+
+
+async def last_prompt(session: AsyncSession, tenant_id: str, phone: str, flow_id: str, step: str,
+                      since: datetime, at: datetime) -> SegmentationMessage | None:
+    """The latest experiment prompt of this step sent to the subscriber in [since, at]."""
+    m = SegmentationMessage
+    return await session.scalar(
+        select(m).where(m.tenant_id == tenant_id, m.phone == phone, m.flow_id == flow_id,
+                        m.step == step, m.experiment_id.is_not(None), m.sent_at <= at,
+                        m.sent_at >= since)
+        .order_by(m.sent_at.desc()).limit(1))
 
 
 async def experiment_goal(session: AsyncSession, tenant_id: str, experiment_id: str) -> str | None:

@@ -13,4 +13,5 @@ async def compute(session: AsyncSession, scope: metrics.Scope) -> list[dict[str,
     counts = {name: [tuple(r) for r in await session.execute(stmt)]
               for name, stmt in metrics.count_statements(scope).items()}
     medians = [tuple(r) for r in await session.execute(metrics.median_statement(scope))]
-    return metrics.assemble(scope.group_by, counts, medians)
+    conversions = [tuple(r) for r in await session.execute(metrics.conversions_statement(scope))]
+    return metrics.assemble(scope.group_by, counts, medians, conversions)

@@ -28,12 +28,13 @@ def at(minutes: float = 0, *, days: float = 0) -> datetime:
 
 def sent(phone: str, when: datetime, message_id: str | None = None, *, kind: str = "marketing",
          campaign_id: str | None = "spring", flow_id: str | None = None, step: str | None = None,
-         variant: str | None = None, tenant: str = TENANT) -> SmsSent:
+         variant: str | None = None, experiment_id: str | None = None,
+         tenant: str = TENANT) -> SmsSent:
     message_id = message_id or f"m{next(_ids)}"
     return SmsSent(tenant_id=tenant, phone=phone, occurred_at=when, action_id=f"a-{message_id}",
                    message_id=message_id, carrier="simulator", carrier_message_id=f"c-{message_id}",
                    outcome="sent", segments=1, kind=kind, campaign_id=campaign_id, flow_id=flow_id,
-                   step=step, variant=variant)
+                   step=step, variant=variant, experiment_id=experiment_id)
 
 
 def delivered(msg: SmsSent, when: datetime) -> StatusUpdate:

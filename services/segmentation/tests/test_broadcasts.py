@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from libs.common.events import campaign_enrolled
-from libs.common.testing.app import eventually, running
+from libs.common.testing.app import eventually, running, walk_pages
 from services.embedded import all_services
 from services.segmentation import broadcasts, jobs
 from services.segmentation.tests.helpers import T0, ctx_at, fact, feed, reply
@@ -177,6 +177,8 @@ async def test_non_responders_are_grouped_and_left_out_of_the_next_segment(suite
     ctx_at(ctx, T0 + timedelta(hours=50))
     late = await client.get("/v1/broadcasts/spring-vip/non-responders", headers=tenant)
     assert late.json()["items"] == VIPS[3:]
+    assert await walk_pages(client, "/v1/broadcasts/spring-vip/non-responders", tenant,
+                            limit=2) == VIPS[3:]
     resp = await client.post("/v1/broadcasts/spring-vip/suppress-non-responders", headers=tenant)
     assert resp.json() == {"label": "no-reply:spring-vip", "suppressed": 7}
     again = await client.post("/v1/broadcasts/spring-vip/suppress-non-responders", headers=tenant)

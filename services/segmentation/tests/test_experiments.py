@@ -1,15 +1,17 @@
-"""Experiments over the API: arms counted from events (sends, first success per message for the
-experiment's goal), the report, promotion by hand and automatic promotion."""
+"""Experiments over the API: arms counted from events (a send is a prompt the router marked, a
+success the first goal reached on that prompt), the report, promotion by hand and automatic
+promotion."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import update
 
+from libs.common.bandit import ArmStats
 from libs.common.db.models.segmentation import ExperimentVariant
 from libs.common.testing.app import eventually
-from services.segmentation import jobs
-from services.segmentation.tests.helpers import at, click, feed, reply, sent, verdict
+from services.segmentation import experiments, jobs
+from services.segmentation.tests.helpers import at, click, fact, feed, reply, sent, verdict
 
 PROMPTS = [{"key": "yes", "prompt": "Reply YES for 20% off"},
            {"key": "one", "prompt": "Reply 1 for 20% off"},
@@ -30,7 +32,16 @@ async def arms(client, headers, experiment_id="cta"):
 
 
 def ask(phone, variant, minute=0, **fields):
+    """The step's prompt, as the router marks it: one send of the experiment."""
+    fields.setdefault("experiment_id", "cta")
     return sent(phone, at(minute), flow_id="welcome", step="ask", variant=variant, **fields)
+
+
+def after_ask(phone, variant, minute, kind="reply", **fields):
+    """Anything else the conversation sends at that step (an option's reply, a fallback, a nudge):
+    it carries the variant but is no send of the experiment."""
+    return sent(phone, at(minute), kind=kind, flow_id="welcome", step="ask", variant=variant,
+                **fields)
 
 
 async def test_arms_count_sends_and_the_first_reply_to_each_message(suite, tenant, ctx):
@@ -68,6 +79,88 @@ async def test_keyword_and_click_goals_count_their_own_successes(suite, tenant, 
                flash, click(a, at(25), flash), click(a, at(26), flash, is_bot=True))
     assert await arms(client, tenant) == {"yes": (1, 1), "one": (0, 0), "go": (1, 0)}
     assert await arms(client, tenant, "links") == {"yes": (0, 0), "one": (1, 1)}
+
+
+async def test_only_the_prompt_is_a_send_and_replies_count_against_it(suite, tenant, ctx):
+    _, client = suite
+    await create(client, tenant, {**EXPERIMENT, "variants": PROMPTS[:2]})
+    a, b, c, d = (f"+1555555062{i}" for i in range(1, 5))
+    await feed(ctx,
+               ask(a, "yes"), reply(a, at(1), "2"), after_ask(a, "yes", 2),  # answered; offer sent
+               reply(a, at(3), "thanks"),                   # a reply to the offer, not the prompt
+               ask(b, "yes"), reply(b, at(1), "huh"), after_ask(b, "yes", 2),  # fallback
+               reply(b, at(3), "2"), after_ask(b, "yes", 4),                 # then the offer
+               ask(c, "one"), after_ask(c, "one", 60, kind="marketing"),      # silent; a nudge
+               reply(c, at(61), "ok"),                      # answers the nudge, not the prompt
+               ask(d, "one"), reply(d, at(1), "1"), after_ask(d, "one", 2))
+    # Sends are the four prompts; successes the first reply to each prompt: a, b and d.
+    assert await arms(client, tenant) == {"yes": (2, 2), "one": (2, 1)}
+    report = (await client.get("/v1/experiments/cta/report", headers=tenant)).json()
+    assert {arm["key"]: arm["rate"] for arm in report["arms"]} == {"yes": 1.0, "one": 0.5}
+
+
+async def test_a_keyword_matched_at_the_step_counts_for_its_prompt_once(suite, tenant, ctx):
+    _, client = suite
+    await create(client, tenant, {**EXPERIMENT, "goal": "keyword", "variants": PROMPTS[:2]})
+    e, f = "+15555550631", "+15555550632"
+    at_step = {"flow_id": "welcome", "step": "ask"}
+    huh, two, again = reply(e, at(1), "huh"), reply(e, at(3), "2"), reply(e, at(5), "2")
+    nope, nah = reply(f, at(1), "nope"), reply(f, at(3), "nah")
+    await feed(ctx,
+               ask(e, "yes"), huh, verdict(huh, None, **at_step), after_ask(e, "yes", 2),
+               two, verdict(two, "2", **at_step),          # matched after the fallback: success
+               after_ask(e, "yes", 4), again, verdict(again, "2", **at_step),  # counted once
+               ask(f, "one"), nope, verdict(nope, None, **at_step), after_ask(f, "one", 2),
+               nah, verdict(nah, None, **at_step))        # never matched: no success
+    assert await arms(client, tenant) == {"yes": (1, 1), "one": (1, 0)}
+
+    # k leaves a prompt unanswered; in a later conversation (the step's own prompt, no variant)
+    # a match at the step is no success of that old prompt.
+    k, late = "+15555550633", reply("+15555550633", at(32), "2")
+    await feed(ctx, fact(k, at(0), "conversation_started", **at_step), ask(k, "yes"),
+               fact(k, at(30), "conversation_started", **at_step),
+               sent(k, at(30), **at_step), late, verdict(late, "2", **at_step))
+    assert await arms(client, tenant) == {"yes": (2, 1), "one": (1, 0)}
+
+
+async def test_a_click_counts_only_on_a_link_of_the_prompt(suite, tenant, ctx):
+    _, client = suite
+    await create(client, tenant, {**EXPERIMENT, "goal": "click", "variants": PROMPTS[:2]})
+    g, h = "+15555550641", "+15555550642"
+    prompt_g, prompt_h, offer_h = ask(g, "yes"), ask(h, "one"), after_ask(h, "one", 2)
+    await feed(ctx, prompt_g, click(g, at(1), prompt_g), click(g, at(2), prompt_g),
+               prompt_h, reply(h, at(1), "1"), offer_h, click(h, at(3), offer_h))
+    assert await arms(client, tenant) == {"yes": (1, 1), "one": (1, 0)}
+
+
+async def test_p_best_and_auto_promotion_use_the_prompts_and_their_replies(suite, tenant, ctx):
+    """Hand-computed: "yes" 5 prompts, 5 answered (each answer gets an offer back); "one" 5
+    prompts, 1 answered. Counting the offers as sends would give yes 5/10 and one 1/6, where
+    P(best) is about 0.89, short of the threshold."""
+    _, client = suite
+    await create(client, tenant, {**EXPERIMENT, "variants": PROMPTS[:2], "min_sends": 5,
+                                  "threshold": 0.95})
+    phones = [f"+155555506{50 + i}" for i in range(10)]
+
+    def conversation(n: int, variant: str, answered: bool) -> list:
+        phone = phones[n]
+        events = [ask(phone, variant, n * 10)]
+        if answered:
+            events += [reply(phone, at(n * 10 + 1), "2"), after_ask(phone, variant, n * 10 + 2)]
+        return events
+
+    for n in range(4):
+        await feed(ctx, *conversation(n, "yes", True), *conversation(5 + n, "one", n == 0))
+    assert await arms(client, tenant) == {"yes": (4, 4), "one": (4, 1)}
+    assert await jobs.promote_once(ctx, at(100)) == []  # min_sends is 5
+
+    await feed(ctx, *conversation(4, "yes", True), *conversation(9, "one", False))
+    expected = experiments.report("cta", [ArmStats("yes", 5, 5), ArmStats("one", 5, 1)])
+    report = (await client.get("/v1/experiments/cta/report", headers=tenant)).json()
+    assert [(a["key"], a["sends"], a["successes"], a["prob_best"]) for a in report["arms"]] == [
+        (a.key, a.sends, a.successes, a.prob_best) for a in expected]
+    assert report["arms"][0]["prob_best"] > 0.95
+    assert await jobs.promote_once(ctx, at(100)) == [("acme", "cta", "yes")]
 
 
 async def test_a_winner_is_promoted_by_hand(suite, tenant):

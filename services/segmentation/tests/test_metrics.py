@@ -93,7 +93,8 @@ async def test_every_metric_matches_its_hand_computed_value(suite, tenant, ctx):
                  "recognised_replies": 1, "keyword_match_rate": 1 / 2,
                  "conversations_started": 2, "conversations_completed": 1, "completion_rate": 1 / 2,
                  "reply_clicks": 1, "reply_to_click_rate": 1 / 2,
-                 "conversions": 1, "revenue": 80.0, "reply_to_conversion_rate": 1 / 2,
+                 "conversions": {"attributed": 1, "total": 1}, "revenue": {"USD": 80.0},
+                 "unattributed_revenue": {}, "reply_to_conversion_rate": 1 / 2,
                  "median_time_to_reply_s": (600 + 1800) / 2,
                  "opt_outs": 0, "opt_out_rate": 0.0}
     # Variant b: delivered m4 m5 r4 = 3 (m6 had no receipt); replies n4 s5 = 2; recognised n4;
@@ -103,7 +104,8 @@ async def test_every_metric_matches_its_hand_computed_value(suite, tenant, ctx):
                  "recognised_replies": 1, "keyword_match_rate": 1 / 2,
                  "conversations_started": 1, "conversations_completed": 0, "completion_rate": 0.0,
                  "reply_clicks": 0, "reply_to_click_rate": 0.0,
-                 "conversions": 0, "revenue": 0.0, "reply_to_conversion_rate": 0.0,
+                 "conversions": {"attributed": 0, "total": 0}, "revenue": {},
+                 "unattributed_revenue": {}, "reply_to_conversion_rate": 0.0,
                  "median_time_to_reply_s": (300 + 3600) / 2,
                  "opt_outs": 1, "opt_out_rate": 1 / 3}
 
@@ -116,9 +118,11 @@ async def test_every_metric_matches_its_hand_computed_value(suite, tenant, ctx):
     assert offer["reply_rate"] == 0.0 and offer["reply_to_click_rate"] is None
     assert offer["median_time_to_reply_s"] is None
 
-    # The whole tenant, unsplit: both conversions (one unattributed), all replies.
+    # The whole tenant, unsplit: both conversions, one unattributed (its value kept apart).
     (total,) = (await client.get("/v1/metrics", headers=tenant, params=window)).json()["groups"]
-    assert total["conversions"] == 2 and total["revenue"] == 100.0 and total["replies"] == 4
+    assert total["conversions"] == {"attributed": 1, "total": 2} and total["replies"] == 4
+    assert total["revenue"] == {"USD": 80.0} and total["unattributed_revenue"] == {"USD": 20.0}
+    assert total["reply_to_conversion_rate"] == 1 / 4
     assert total["median_time_to_reply_s"] == (600 + 1800) / 2  # of 300, 600, 1800, 3600
 
     after = REGISTRY.get_sample_value("parley_campaign_replies_total",
@@ -136,6 +140,43 @@ async def test_metrics_can_be_split_by_several_dimensions(suite, tenant, ctx):
     assert keys == [("ask", "a", 3), ("ask", "b", 2), ("offer", "a", 1), ("offer", "b", 1)]
 
 
+async def test_revenue_is_per_currency_and_only_of_attributed_conversions(suite, tenant, ctx):
+    """USD 59.90 and EUR 120.00 attributed to replies, USD 10.00 from someone who never replied."""
+    _, client = suite
+    def revenue(campaign: str, currency: str) -> float:
+        return REGISTRY.get_sample_value("parley_campaign_revenue_total", {
+            "tenant": "acme", "campaign": campaign, "currency": currency}) or 0.0
+
+    before = [revenue("spring", "USD"), revenue("spring", "EUR"), revenue("none", "USD")]
+    m1, m2 = prompt(S1, "a"), prompt(S2, "a")
+    await feed(ctx, m1, m2, reply(S1, at(5)), reply(S2, at(6)))
+    for phone, order, value, currency in [(S1, "o1", "59.90", "USD"), (S2, "o2", "120.00", "EUR"),
+                                          (S3, "o3", "10.00", "USD")]:
+        resp = await client.post("/v1/conversions", headers=tenant, json={
+            "phone": phone, "order_id": order, "value": value, "currency": currency,
+            "occurred_at": at(30).isoformat()})
+        assert resp.status_code == 201, resp.text
+        assert resp.json()["attributed"] is (phone != S3)
+    window = {"start": at(0).isoformat(), "end": at(0, days=1).isoformat()}
+
+    (total,) = (await client.get("/v1/metrics", headers=tenant, params=window)).json()["groups"]
+    assert total["conversions"] == {"attributed": 2, "total": 3}
+    assert total["revenue"] == {"EUR": 120.0, "USD": 59.9}
+    assert total["unattributed_revenue"] == {"USD": 10.0}
+    assert total["reply_to_conversion_rate"] == 2 / 2
+
+    resp = await client.get("/v1/metrics", headers=tenant,
+                            params={**window, "group_by": "campaign_id"})
+    groups = {g["key"]["campaign_id"]: g for g in resp.json()["groups"]}
+    assert groups["spring"]["revenue"] == {"EUR": 120.0, "USD": 59.9}
+    assert groups["spring"]["conversions"] == {"attributed": 2, "total": 2}
+    assert groups[None]["revenue"] == {} and groups[None]["unattributed_revenue"] == {"USD": 10.0}
+
+    after = [revenue("spring", "USD"), revenue("spring", "EUR"), revenue("none", "USD")]
+    # Prometheus: attributed value per currency; the unattributed order is not revenue.
+    assert [b - a for a, b in zip(before, after, strict=True)] == pytest.approx([59.9, 120.0, 0.0])
+
+
 @pytest.mark.parametrize("params", [
     {"start": "2026-11-03T00:00:00Z", "end": "2026-11-02T00:00:00Z"},
     {"group_by": "colour"},
@@ -150,4 +191,94 @@ def test_rates_with_nothing_to_divide_by_are_null():
     counts = dict.fromkeys(metrics.COUNTS, 0)
     got = metrics.rates(counts, [])
     assert got["reply_rate"] is None and got["median_time_to_reply_s"] is None
+    assert got["conversions"] == {"attributed": 0, "total": 0} and got["revenue"] == {}
     assert metrics.assemble((), {}, []) == [{"key": {}, **got}]
+
+
+# --- conversations under the variant they carry -------------------------------------------------
+
+P1, P2, P3, P4 = (f"+1555555031{i}" for i in range(1, 5))
+NO_CONVERSIONS = {"conversions": {"attributed": 0, "total": 0}, "revenue": {},
+                  "unattributed_revenue": {}}
+QUIZ = dict(campaign_id="quiz", flow_id="quiz")
+
+
+def quiz_fact(phone, type_, step, variant, minute):
+    return fact(phone, at(minute), type_, step=step, variant=variant, **QUIZ)
+
+
+def quiz_prompt(phone, step, variant, minute):
+    return sent(phone, at(minute), step=step, variant=variant, kind="reply",
+                experiment_id="q2-copy" if variant else None, **QUIZ)
+
+
+def quiz_answer(phone, step, variant, minute, body):
+    """A reply the router matched at `step`."""
+    r = reply(phone, at(minute), body)
+    return [r, verdict(r, body, step=step, variant=variant, **QUIZ)]
+
+
+async def test_conversations_count_under_the_variant_they_carry_in_every_metric(suite, tenant, ctx):
+    """The router's facts for a flow whose second step q2 is A/B tested: a conversation starts
+    without a variant and takes one when q2 picks it (its conversation_advanced fact)."""
+    _, client = suite
+    m1, m2 = quiz_prompt(P1, "q1", None, 0), quiz_prompt(P1, "q2", "x", 2)
+    m3, m4 = quiz_prompt(P2, "q1", None, 0), quiz_prompt(P2, "q2", "y", 3)
+    m5 = quiz_prompt(P3, "q1", None, 0)
+    m6, m7 = quiz_prompt(P4, "q1", None, 0), quiz_prompt(P4, "q2", "x", 1)
+    m8, m9 = quiz_prompt(P4, "q1", None, 10), quiz_prompt(P4, "q2", None, 12)
+    await feed(
+        ctx,
+        # P1: q1 answered, q2 picks x, answered, completed.
+        quiz_fact(P1, "conversation_started", "q1", None, 0), m1, delivered(m1, at(1)),
+        *quiz_answer(P1, "q1", None, 2, "A"),
+        quiz_fact(P1, "conversation_advanced", "q2", "x", 2), m2, delivered(m2, at(3)),
+        *quiz_answer(P1, "q2", "x", 4, "B"), quiz_fact(P1, "conversation_completed", "q2", "x", 4),
+        # P2: q2 picks y, never answered.
+        quiz_fact(P2, "conversation_started", "q1", None, 0), m3, delivered(m3, at(1)),
+        *quiz_answer(P2, "q1", None, 3, "A"),
+        quiz_fact(P2, "conversation_advanced", "q2", "y", 3), m4, delivered(m4, at(4)),
+        # P3: never gets past q1.
+        quiz_fact(P3, "conversation_started", "q1", None, 0), m5, delivered(m5, at(1)),
+        # P4: one conversation on x, completed; then (the experiment stopped) a new one without
+        # a variant, whose start must not borrow x from the last message.
+        quiz_fact(P4, "conversation_started", "q1", None, 0), m6, delivered(m6, at(1)),
+        *quiz_answer(P4, "q1", None, 1, "A"),
+        quiz_fact(P4, "conversation_advanced", "q2", "x", 1), m7, delivered(m7, at(2)),
+        *quiz_answer(P4, "q2", "x", 2, "B"), quiz_fact(P4, "conversation_completed", "q2", "x", 2),
+        quiz_fact(P4, "conversation_started", "q1", None, 10), m8, delivered(m8, at(11)),
+        *quiz_answer(P4, "q1", None, 12, "A"),
+        quiz_fact(P4, "conversation_advanced", "q2", None, 12), m9, delivered(m9, at(13)),
+    )
+    resp = await client.get("/v1/metrics", headers=tenant, params={
+        "start": at(0).isoformat(), "end": at(0, days=1).isoformat(), "flow_id": "quiz",
+        "group_by": "variant"})
+    assert resp.status_code == 200, resp.text
+    none, x, y = resp.json()["groups"]
+    # No variant: P3's and P4's second conversation (neither completed); messages m1 m3 m5 m6 m8
+    # m9 delivered; replies to m1 (120 s), m3 (180 s), m6 (60 s), m8 (120 s), all recognised.
+    assert none == {"key": {"variant": None},
+                    "delivered": 6, "replies": 4, "reply_rate": 4 / 6,
+                    "recognised_replies": 4, "keyword_match_rate": 1.0,
+                    "conversations_started": 2, "conversations_completed": 0,
+                    "completion_rate": 0.0,
+                    "reply_clicks": 0, "reply_to_click_rate": 0.0,
+                    **NO_CONVERSIONS, "reply_to_conversion_rate": 0.0,
+                    "median_time_to_reply_s": 120.0, "opt_outs": 0, "opt_out_rate": 0.0}
+    # x: P1's and P4's first conversation, both completed; m2 and m7 delivered and answered
+    # (120 s and 60 s).
+    assert x == {"key": {"variant": "x"},
+                 "delivered": 2, "replies": 2, "reply_rate": 1.0,
+                 "recognised_replies": 2, "keyword_match_rate": 1.0,
+                 "conversations_started": 2, "conversations_completed": 2, "completion_rate": 1.0,
+                 "reply_clicks": 0, "reply_to_click_rate": 0.0,
+                 **NO_CONVERSIONS, "reply_to_conversion_rate": 0.0,
+                 "median_time_to_reply_s": 90.0, "opt_outs": 0, "opt_out_rate": 0.0}
+    # y: P2's conversation, open; m4 delivered, not answered.
+    assert y == {"key": {"variant": "y"},
+                 "delivered": 1, "replies": 0, "reply_rate": 0.0,
+                 "recognised_replies": 0, "keyword_match_rate": None,
+                 "conversations_started": 1, "conversations_completed": 0, "completion_rate": 0.0,
+                 "reply_clicks": 0, "reply_to_click_rate": None,
+                 **NO_CONVERSIONS, "reply_to_conversion_rate": None,
+                 "median_time_to_reply_s": None, "opt_outs": 0, "opt_out_rate": 0.0}

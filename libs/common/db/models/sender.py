@@ -62,6 +62,7 @@ class OutboundMessage(Base):
     only while the epoch it started with is still the row's. `attempt_started_at` is when the
     current carrier attempt began: the window a lookup at the carrier searches after a crash.
     `body` is what was asked for, `text` what went to the carrier (tracked links, GSM-7 look-alikes).
+    `experiment_id` is the router's mark on an A/B-tested prompt, passed on to `sms.sent`.
     """
 
     __tablename__ = "outbound_message"
@@ -87,6 +88,7 @@ class OutboundMessage(Base):
     flow_id: Mapped[str | None] = mapped_column(String(64))
     step: Mapped[str | None] = mapped_column(String(64))
     variant: Mapped[str | None] = mapped_column(String(64))
+    experiment_id: Mapped[str | None] = mapped_column(String(64))  # set on an experiment's prompt
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     rate_slot_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

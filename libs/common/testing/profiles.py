@@ -10,6 +10,8 @@ without the servers is an error, not a silent skip: a green run must mean both p
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +19,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from sqlalchemy.engine import make_url
 
 from libs.common.config import Settings
@@ -77,6 +81,28 @@ async def profile_settings(profile: str, tmp_path: Path, **overrides) -> AsyncIt
         yield Settings(bus="memory", **base)
         return
     url, bootstrap = production_env()
+    prefix = f"t{uuid.uuid4().hex[:10]}."
     async with fresh_postgres(url) as db_url:
-        yield Settings(bus="kafka", kafka_bootstrap=bootstrap, database_url=db_url,
-                       topic_prefix=f"t{uuid.uuid4().hex[:10]}.", **base)
+        try:
+            yield Settings(bus="kafka", kafka_bootstrap=bootstrap, database_url=db_url,
+                           topic_prefix=prefix, **base)
+        finally:
+            await drop_topics(bootstrap, prefix)
+
+
+async def drop_topics(bootstrap: str, prefix: str) -> None:
+    """Delete one test's topics. Every partition keeps two memory-mapped index files open in the
+    broker, so a suite that left its topics behind would pass the kernel's map limit
+    (vm.max_map_count, 65530 by default) a few hundred tests in and the broker would die."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="parley-tests",
+                                request_timeout_ms=10_000)
+    # A test that stopped the broker on purpose leaves nothing to delete.
+    with contextlib.suppress(KafkaError, OSError, TimeoutError):
+        async with asyncio.timeout(15):
+            await admin.start()
+            try:
+                names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+                if names:
+                    await admin.delete_topics(names)
+            finally:
+                await admin.close()

@@ -25,6 +25,7 @@ MetricName = Literal[
     "parley_webhook_seconds",
     "parley_messages_sent_total",
     "parley_link_clicks_total",
+    "parley_definition_errors_total",
 ]
 
 
@@ -49,6 +50,13 @@ LINK_CLICKS = Counter(
     "Tracked-link taps by outcome: click (a person), bot (a preview), unknown, expired, "
     "unavailable (database down), click_lost (redirected, but the bus could not take the event)",
     ["outcome"],
+)
+DEFINITION_ERRORS = Counter(
+    _name("parley_definition_errors_total"),
+    "Parts of tenants' definitions the router skipped: load (a stored definition that no longer "
+    "validates), timer (a timer that cannot be scheduled), decision (a decision that failed and "
+    "was made again with compliance only)",
+    ["tenant", "kind"],
 )
 MESSAGES_SENT = Counter(
     _name("parley_messages_sent_total"), "Outbound actions by outcome", ["carrier", "outcome"]

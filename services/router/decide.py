@@ -12,6 +12,7 @@ Order (DESIGN.md, "compliance first"):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -59,6 +60,7 @@ class TenantRules:
     join_words: dict[str, str] = field(default_factory=dict)  # normalised keyword → program id
     program_join_words: frozenset[str] = frozenset()  # the programs' own (not campaigns') join words
     experiments: dict = field(default_factory=dict)  # (flow_id, step) → experiments.ExperimentView
+    degraded: bool = False  # see compliance_only
 
     @classmethod
     def build(cls, tenant_id: str, brand: str, rules: list[Rule], flows: dict[str, Flow],
@@ -76,6 +78,15 @@ class TenantRules:
 
     def flow(self, flow_id: str) -> Flow | None:
         return self.flows.get(flow_id)
+
+    def compliance_only(self) -> TenantRules:
+        """What decides when deciding with the tenant's flows and campaigns failed: compliance,
+        HELP, double opt-in and the programs' texts still answer; anything else goes to an agent
+        (reason "automation error") instead of to a flow or campaign."""
+        return dataclasses.replace(
+            self, rules=(), flows={}, compiled=matching.Compiled(), rules_by_key={}, experiments={},
+            join_words={k: v for k, v in self.join_words.items() if k in self.program_join_words},
+            degraded=True)
 
     def program_for(self, number: str | None) -> ProgramDef:
         """The program a number belongs to; numbers not listed belong to the default program."""
@@ -218,12 +229,12 @@ def _understand(fx: Effects, tenant: TenantRules, conv: ConvState | None, text: 
         return
     fx.stage = "unmatched"
     fx.fact("keyword_unmatched", conv)
-    if tenant.fallback_to_agent:
+    if tenant.fallback_to_agent or tenant.degraded:
         target = conv or fx.touch(ConvState(id=fx.next_id("conversation"), flow_id=None, step=None,
                                             status="active", is_new=True))
         if conv is None:
             fx.transcript.append((target.id, "in", "subscriber", raw))
-        engine.handoff(fx, target, "unmatched")
+        engine.handoff(fx, target, "automation error" if tenant.degraded else "unmatched")
     elif conv is None:
         fx.transcript.append((None, "in", "subscriber", raw))
 

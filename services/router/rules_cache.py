@@ -3,7 +3,8 @@
 Compiling keyword tables and validating flows happens once per change, so matching a reply costs a
 few dict look-ups. A cached entry is trusted for `TTL_SECONDS` before its version is checked
 against the database again (one small query); this process's own API writes invalidate at once,
-so another replica sees a change within the TTL.
+so another replica sees a change within the TTL. A stored definition that no longer validates is
+left out (logged and counted) rather than failing every decision of its tenant.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.observability import DEFINITION_ERRORS
 from libs.common.service import Ctx
 from services.router import experiments, store
 from services.router.decide import TenantRules
+
+log = structlog.get_logger("parley.router")
 
 _KEY = "router.rules_cache"
 TTL_SECONDS = 2.0
@@ -40,8 +45,12 @@ async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> Tenan
         refreshed = dataclasses.replace(hit[2], experiments=live)
         cache[tenant_id] = (time.monotonic(), version, refreshed)
         return refreshed
-    rules, flows, programs = await store.rules_and_flows(session, tenant_id)
-    built = TenantRules.build(tenant_id, tenant.brand, rules, flows, programs or None,
+    loaded = await store.rules_and_flows(session, tenant_id)
+    for kind, item_id, error in loaded.invalid:  # once per change of the tenant's definitions
+        log.error("definition_skipped", tenant=tenant_id, kind=kind, id=item_id, error=error)
+        DEFINITION_ERRORS.labels(tenant=tenant_id, kind="load").inc()
+    built = TenantRules.build(tenant_id, tenant.brand, loaded.rules, loaded.flows,
+                              loaded.programs or None,
                               help_text=tenant.help_text,
                               opt_out_text=tenant.opt_out_text, opt_in_text=tenant.opt_in_text,
                               fallback_to_agent=tenant.fallback_to_agent)

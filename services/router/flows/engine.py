@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from services.router import matching
 from services.router.effects import ConvState, Effects, TimerSpec, WebhookCall
-from services.router.flows.model import END, Action, Flow, OptionDef, Step
+from services.router.flows.model import END, Action, Flow, OptionDef, Step, Trigger
 
 MAX_AUTO_STEPS = 20  # steps entered in one go (prompt-only chains); validation forbids endless ones
 
@@ -96,7 +96,7 @@ def enter(fx: Effects, flow: Flow, conv: ConvState, step_id: str | None, flows: 
         fx.send(fx.render(prompt, conv), _kind(fx, flow), conv)
     for kind, trigger in (("timeout", step.on_timeout), ("no_click", step.on_no_click)):
         if trigger is not None:
-            fx.timers.append(TimerSpec(conv.id, kind, step_id, fx.now + trigger.delay))
+            schedule(fx, conv, kind, step_id, trigger)
     if not step.options:
         if step.next:
             enter(fx, flow, conv, step.next, flows, depth + 1)
@@ -147,7 +147,7 @@ def fallback(fx: Effects, flow: Flow, conv: ConvState, flows: FlowLookup) -> Non
     if conv.fallbacks > step.max_fallbacks:
         handoff(fx, conv, "fallback exhausted")
     else:
-        fx.send(fallback_text(step), "reply", conv)
+        fx.send(fx.render(fallback_text(step), conv), "reply", conv)
 
 
 def timer(fx: Effects, flow: Flow, conv: ConvState, kind: str, step_id: str, flows: FlowLookup) -> None:
@@ -177,9 +177,21 @@ def click(fx: Effects, flow: Flow, conv: ConvState, step_id: str | None) -> None
     if step.on_no_click is not None:
         fx.cancel_timers_of.add(conv.id)
         if step.on_timeout is not None:  # keep the silence timer, re-armed from its start
-            fx.timers.append(TimerSpec(conv.id, "timeout", conv.step, fx.now + step.on_timeout.delay))
+            schedule(fx, conv, "timeout", conv.step, step.on_timeout)
     if step.on_click is not None:
-        fx.timers.append(TimerSpec(conv.id, "click", conv.step, fx.now + step.on_click.delay))
+        schedule(fx, conv, "click", conv.step, step.on_click)
+
+
+def schedule(fx: Effects, conv: ConvState, kind: str, step_id: str, trigger: Trigger) -> None:
+    """Arm a step's timer. One that lands past the calendar (a definition stored before durations
+    had a limit) is skipped and reported; the rest of the step goes on."""
+    try:
+        due = fx.now + trigger.delay
+    except OverflowError:
+        fx.problems.append(("timer", f"{conv.flow_id}/{step_id}: the {kind} timer (after "
+                                     f"{trigger.after}) cannot be scheduled; skipped"))
+        return
+    fx.timers.append(TimerSpec(conv.id, kind, step_id, due))
 
 
 def run_actions(fx: Effects, flow: Flow | None, conv: ConvState | None, actions: Sequence[Action],

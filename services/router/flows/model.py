@@ -5,6 +5,12 @@ number ranges, letters), and react to silence (`on_timeout`), to a click on one 
 (`on_click`, after a delay) or to no click (`on_no_click`). Options and triggers run actions and go
 to a `next` step or to `end`. Validation rejects unknown step names, unreachable steps and cycles
 with no way out, naming the step at fault.
+
+What a tenant saves is also held to today's limits: durations up to `durations.MAX`, texts whose
+placeholders name something that exists (`libs/common/placeholders.py`), score events that can be
+weighted. Definitions read back from the database are validated with `definitions.STORED`, which
+keeps the structure checks and skips those limits: a definition saved before a limit existed
+still loads, and what it cannot do at run time is skipped there (see `engine.schedule`).
 """
 
 from __future__ import annotations
@@ -13,19 +19,34 @@ import re
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from libs.common import definitions, durations, placeholders
+from libs.common.definitions import DefinitionError, saving
 
 END = "end"
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+SCORE_EVENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # segmentation's rule names
 
 
-def parse_duration(text: str) -> timedelta:
-    m = _DURATION.match(str(text))
-    if not m:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 24h, 2d)")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+def parse_duration(text: str, limit: timedelta | None = durations.MAX) -> timedelta:
+    return durations.parse(text, limit)
+
+
+def check_texts(definition: dict, variables: frozenset[str]) -> None:
+    """Every text the definition sends uses placeholders that exist (raises DefinitionError)."""
+    for path, text in definitions.texts(definition):
+        try:
+            placeholders.check(text, variables)
+        except placeholders.BadPlaceholder as exc:
+            raise DefinitionError(path, str(exc)) from exc
 
 
 class _Strict(BaseModel):
@@ -45,6 +66,14 @@ class Label(_Strict):
 class Score(_Strict):
     type: Literal["score"]
     event: str = Field(min_length=1, max_length=64)
+
+    @field_validator("event")
+    @classmethod
+    def _weighable(cls, v: str, info: ValidationInfo) -> str:
+        if saving(info) and not SCORE_EVENT.match(v):
+            raise ValueError("a score event is a lower-case name (letters, digits, _), e.g. "
+                             "happy_customer: the name scoring weights give points to")
+        return v
 
 
 class SetAttribute(_Strict):
@@ -84,13 +113,13 @@ class Trigger(_Strict):
 
     @field_validator("after")
     @classmethod
-    def _duration(cls, v: str) -> str:
-        parse_duration(v)
+    def _duration(cls, v: str, info: ValidationInfo) -> str:
+        parse_duration(v, durations.MAX if saving(info) else None)
         return v
 
     @property
     def delay(self) -> timedelta:
-        return parse_duration(self.after)
+        return parse_duration(self.after, None)
 
 
 class OptionDef(_Strict):
@@ -140,6 +169,13 @@ class Flow(_Strict):
     completion_event: str | None = Field(None, max_length=64)
     kind: Literal["reply", "marketing"] = Field(
         "marketing", description="How prompts sent without a fresh reply are classed.")
+
+    @model_validator(mode="after")
+    def _texts_are_sound(self, info: ValidationInfo) -> Flow:
+        if saving(info):
+            dumped = self.model_dump(mode="json")
+            check_texts(dumped, definitions.variables(dumped))
+        return self
 
     @model_validator(mode="after")
     def _graph_is_sound(self) -> Flow:
@@ -213,7 +249,10 @@ class Rule(_Strict):
     active: bool = True
 
     @model_validator(mode="after")
-    def _does_something(self) -> Rule:
+    def _does_something(self, info: ValidationInfo) -> Rule:
         if not (self.actions or self.join):
             raise ValueError("a campaign rule needs actions or a program to join")
+        if saving(info):
+            dumped = self.model_dump(mode="json")
+            check_texts(dumped, definitions.variables(dumped))
         return self

@@ -88,3 +88,51 @@ async def test_a_campaign_keyword_reply_reaches_the_phone(suite, tenant):
     phone = Phone(client, "+15555550301")
     await phone.text("shose")  # a typo still reaches the campaign
     assert await phone.receive() == ["Shoes it is!"]
+
+
+def _with_trigger(kind: str, after: str) -> dict:
+    return {**GOOD, "steps": {**GOOD["steps"], "q1": {**GOOD["steps"]["q1"], kind: {"after": after}}}}
+
+
+TOO_LONG = ["99999999d", "366d", "53w", "9" * 40 + "s", "0h"]
+
+
+async def test_a_duration_out_of_range_is_422_naming_its_path(suite, tenant):
+    _, client = suite
+    for kind in ("on_timeout", "on_click", "on_no_click"):
+        for after in TOO_LONG:
+            resp = await client.post("/v1/flows", headers=tenant, json=_with_trigger(kind, after))
+            assert resp.status_code == 422, (kind, after, resp.text)
+            [error] = resp.json()["detail"]
+            assert error["loc"] == ["steps", "q1", kind, "after"], error
+            assert "more than 0 and at most 365d" in error["msg"], error
+
+
+async def test_a_duration_up_to_a_year_is_accepted(suite, tenant):
+    _, client = suite
+    resp = await client.post("/v1/flows", headers=tenant, json=_with_trigger("on_timeout", "365d"))
+    assert resp.status_code == 201, resp.text
+
+
+LINK_TEXTS = {
+    "ttl over a year": ("{link:https://shop.example/x|ttl=400d}", "at most 365d"),
+    "ttl of zero": ("{link:https://shop.example/x|ttl=0h}", "ttl"),
+    "ttl not a duration": ("{link:https://shop.example/x|ttl=soon}", "ttl"),
+    "unknown option": ("{link:https://shop.example/x|colour=red}", "colour=red"),
+    "unclosed link": ("Shop {link:https://shop.example/x now", "unclosed"),
+}
+
+
+async def test_a_bad_tracked_link_in_a_prompt_or_reply_is_refused_when_saved(suite, tenant):
+    _, client = suite
+    for label, (text, message) in LINK_TEXTS.items():
+        flow = {**GOOD, "steps": {**GOOD["steps"], "q2": {"prompt": f"Thanks! {text}"}}}
+        resp = await client.post("/v1/flows", headers=tenant, json=flow)
+        assert resp.status_code == 422, (label, resp.text)
+        [error] = resp.json()["detail"]
+        assert error["loc"] == ["steps", "q2", "prompt"] and message in error["msg"], (label, error)
+        rule = {"id": "shoes", "keywords": ["SHOES"], "actions": [{"type": "reply", "text": text}]}
+        resp = await client.post("/v1/campaigns", headers=tenant, json=rule)
+        assert resp.status_code == 422, (label, resp.text)
+        [error] = resp.json()["detail"]
+        assert error["loc"] == ["actions", 0, "text"] and message in error["msg"], (label, error)

@@ -136,3 +136,56 @@ async def test_a_bad_tracked_link_in_a_prompt_or_reply_is_refused_when_saved(sui
         assert resp.status_code == 422, (label, resp.text)
         [error] = resp.json()["detail"]
         assert error["loc"] == ["actions", 0, "text"] and message in error["msg"], (label, error)
+
+
+VARIABLES_FLOW = {"id": "vars", "start": "size", "steps": {
+    "size": {"prompt": "Hi from {brand}! Your size?", "options": [
+        {"any": True, "set": {"asked": "yes"}, "next": "colour"}]},
+    "colour": {"prompt": "Size {size} it is. Colour?",
+               "actions": [{"type": "set", "attribute": "tier", "value": "gold"}],
+               "fallback": "Sorry {tier} member, reply a colour",
+               "options": [{"keywords": ["RED"], "next": "done"}]},
+    "done": {"prompt": "{colour} in {size} ({asked}, {tier}): {link:https://shop.example/s?c={colour}|tag=x}"}}}
+
+
+async def test_placeholders_may_name_step_ids_set_variables_attributes_and_brand(suite, tenant):
+    _, client = suite
+    resp = await client.post("/v1/flows", headers=tenant, json=VARIABLES_FLOW)
+    assert resp.status_code == 201, resp.text
+
+
+BAD_PLACEHOLDERS = {
+    "unknown variable in a prompt": (("steps", "done", "prompt"), "Hi {nosuchvar}",
+                                     "{nosuchvar} names no variable"),
+    "unclosed variable": (("steps", "done", "prompt"), "Hi {name", "unclosed {"),
+    "not a name": (("steps", "done", "prompt"), "Hi {first name}", "is not a placeholder"),
+    "unknown variable in a fallback": (("steps", "colour", "fallback"), "Pick {nosuch}", "names no variable"),
+    "unknown variable inside a link": (("steps", "done", "prompt"), "{link:https://x.example/?q={nope}}",
+                                       "{nope} names no variable"),
+}
+
+
+async def test_a_placeholder_that_names_nothing_is_refused_naming_the_text(suite, tenant):
+    _, client = suite
+    for label, (loc, text, message) in BAD_PLACEHOLDERS.items():
+        flow = {**VARIABLES_FLOW, "steps": {**VARIABLES_FLOW["steps"]}}
+        flow["steps"][loc[1]] = {**flow["steps"][loc[1]], loc[2]: text}
+        resp = await client.post("/v1/flows", headers=tenant, json=flow)
+        assert resp.status_code == 422, (label, resp.text)
+        [error] = resp.json()["detail"]
+        assert error["loc"] == list(loc) and message in error["msg"], (label, error)
+    reply = {"type": "reply", "text": "Hello {name}"}
+    resp = await client.post("/v1/campaigns", headers=tenant,
+                             json={"id": "hi", "keywords": ["HI"], "actions": [reply]})
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["actions", 0, "text"]
+    ok = [{"type": "set", "attribute": "name", "value": "friend"}, reply]
+    resp = await client.post("/v1/campaigns", headers=tenant,
+                             json={"id": "hi", "keywords": ["HI"], "actions": ok})
+    assert resp.status_code == 201, resp.text
+
+
+async def test_a_score_event_that_no_weight_could_name_is_refused(suite, tenant):
+    _, client = suite
+    rule = {"id": "vip", "keywords": ["VIP"], "actions": [{"type": "score", "event": "Big Spender!"}]}
+    resp = await client.post("/v1/campaigns", headers=tenant, json=rule)
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["actions", 0, "score", "event"]

@@ -8,11 +8,13 @@ never writes them). Walks tolerate any shape: what is not a flow yields nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from pydantic import ValidationInfo
+from pydantic import AfterValidator, ValidationInfo
 
+from libs.common import placeholders
+from libs.common.inputs import InputError
 from libs.common.placeholders import BUILTINS
 
 TRIGGERS = ("on_timeout", "on_click", "on_no_click")
@@ -24,12 +26,31 @@ def saving(info: ValidationInfo) -> bool:
     return not (info.context or {}).get("stored")
 
 
-class DefinitionError(ValueError):
-    """A problem at `loc` inside a definition; the API appends it to the error's location."""
+DefinitionError = InputError  # a problem at a place inside a definition
 
-    def __init__(self, loc: tuple, message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
+
+def when_saved(problem: Callable[[Any], str | None]) -> AfterValidator:
+    """A limit that applies when a definition is saved (`problem` says what is wrong, or None);
+    definitions read back with `STORED` skip it."""
+
+    def check(value: Any, info: ValidationInfo) -> Any:
+        if saving(info) and (found := problem(value)) is not None:
+            raise ValueError(found)
+        return value
+
+    return AfterValidator(check)
+
+
+def _written_problem(text: str | None) -> str | None:
+    try:
+        placeholders.check(text or "", ())
+    except placeholders.BadPlaceholder as exc:
+        return str(exc)
+    return None
+
+
+# A text sent exactly as written (compliance texts, a broadcast's body): tracked links, no variables.
+AsWritten = when_saved(_written_problem)
 
 
 def _dicts(value: Any) -> list[Mapping]:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from libs.common.auth import TenantDep
 from libs.common.db.models.router import CampaignRule, FlowDefinition
-from libs.common.service import CtxDep
+from libs.common.service import CtxDep, refusal_details
 from services.router import definitions, rules_cache
 from services.router.flows.model import Flow, Rule
 
@@ -42,14 +42,7 @@ def _validate(model: type[BaseModel], data: Any, path_id: str | None = None) -> 
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise HTTPException(422, errors_of(exc)) from exc
-
-
-def errors_of(exc: ValidationError) -> list[dict]:
-    """Pydantic's errors as {loc, msg}; a problem found deep inside a definition by a whole-model
-    check (a text's placeholder) carries its own location, appended here."""
-    return [{"loc": [*e["loc"], *getattr(e.get("ctx", {}).get("error"), "loc", ())], "msg": e["msg"]}
-            for e in exc.errors(include_url=False)]
+        raise HTTPException(422, refusal_details(exc.errors(include_url=False))) from exc
 
 
 def _crud(router: APIRouter, model: type[BaseModel], table, noun: str) -> None:

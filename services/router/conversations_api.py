@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Header, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import or_, select, update
 
 from libs.common.auth import TenantDep
 from libs.common.db.models.router import Conversation, TranscriptLine
 from libs.common.events.sms_outbound import SendSms
+from libs.common.inputs import Input
 from libs.common.phone import InvalidPhone, to_e164
 from libs.common.service import CtxDep
 from services.router import consumer, store
@@ -23,20 +24,21 @@ router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
 
 AGENT = "The agent's id in your desk (e.g. an email address)."
+MAX_KEY = 200  # an Idempotency-Key is the start's id in the processed ledger (200 characters)
 
 
-class AgentReply(BaseModel):
+class AgentReply(Input):
     body: str = Field(min_length=1, max_length=1600)
     # when given, it must be the agent the conversation is assigned to
     agent: str | None = Field(None, min_length=1, max_length=128, description=AGENT)
 
 
-class Claim(BaseModel):
+class Claim(Input):
     agent: str = Field(min_length=1, max_length=128, description=AGENT)
     take_over: bool = Field(False, description="Take it from the agent who holds it.")
 
 
-class StartFlow(BaseModel):
+class StartFlow(Input):
     phone: str
     flow_id: str
 
@@ -171,6 +173,8 @@ async def release(conversation_id: str, tenant_id: TenantDep, ctx: CtxDep) -> di
 async def start(body: StartFlow, tenant_id: TenantDep, ctx: CtxDep,
                 idempotency_key: str | None = Header(None)) -> dict:
     """Start a flow for one subscriber (e.g. post-purchase feedback when an order ships)."""
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_KEY:
+        raise HTTPException(422, f"Idempotency-Key: 1 to {MAX_KEY} characters")
     phone = _phone(body.phone)
     async with ctx.sessions() as session:
         if await store.consent(session, tenant_id, phone) == "opted_out":

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import select
 
 from libs.common.auth import TenantDep
@@ -24,8 +24,9 @@ from libs.common.db.models.router import (
     Program,
 )
 from libs.common.events.sms_outbound import SendSms
+from libs.common.inputs import Input
 from libs.common.phone import InvalidPhone, is_short_code, to_e164
-from libs.common.service import CtxDep
+from libs.common.service import CtxDep, refusal_details
 from services.router import consent_export, import_jobs, rules_cache, store
 from services.router.programs import DEFAULT_PROGRAM, ProgramDef, confirm_request
 
@@ -54,8 +55,7 @@ async def put_program(program_id: str, body: dict, tenant_id: TenantDep, ctx: Ct
     try:
         program = ProgramDef.model_validate({**body, "id": program_id})
     except ValidationError as exc:
-        raise HTTPException(422, [{"loc": list(e["loc"]), "msg": e["msg"]}
-                                  for e in exc.errors(include_url=False)]) from exc
+        raise HTTPException(422, refusal_details(exc.errors(include_url=False))) from exc
     numbers = [_phone(n, "numbers") if not n.isdigit() else n for n in program.numbers]
     program = program.model_copy(update={"numbers": numbers})
     now = ctx.clock()
@@ -79,7 +79,7 @@ async def list_programs(tenant_id: TenantDep, ctx: CtxDep) -> list[dict]:
 
 # --- web and API opt-in -------------------------------------------------------------------------
 
-class OptInIn(BaseModel):
+class OptInIn(Input):
     phone: str
     program: str = DEFAULT_PROGRAM
     disclosure: str = Field(min_length=1, max_length=4000, description="The exact text the person saw.")
@@ -145,7 +145,7 @@ async def subscriber_consent(phone: str, tenant_id: TenantDep, ctx: CtxDep) -> d
 
 # --- do-not-contact -----------------------------------------------------------------------------
 
-class DncIn(BaseModel):
+class DncIn(Input):
     phone: str
     reason: str | None = Field(None, max_length=200)
 
@@ -163,7 +163,10 @@ async def add_dnc(body: DncIn, tenant_id: TenantDep, ctx: CtxDep) -> dict:
 async def import_dnc(request: Request, tenant_id: TenantDep, ctx: CtxDep) -> dict:
     """A CSV with a `phone` column (or one number per line): added, and bad lines reported."""
     raw = (await request.body()).decode("utf-8-sig", errors="replace")
-    rows = list(csv.reader(io.StringIO(raw)))
+    try:
+        rows = list(csv.reader(io.StringIO(raw, newline="")))
+    except csv.Error as exc:
+        raise HTTPException(422, f"unreadable CSV: {exc}") from exc
     start = 1 if rows and rows[0] and rows[0][0].strip().lower() == "phone" else 0
     added, errors = 0, []
     async with ctx.sessions() as session, session.begin():

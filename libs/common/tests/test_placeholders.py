@@ -77,3 +77,4 @@ def test_a_flows_variables_are_its_steps_sets_and_attributes():
         "b": {"on_timeout": {"after": "1h", "actions": [{"type": "set", "attribute": "z", "value": "3"}]}}}}
     assert definitions.variables(flow) == {"brand", "a", "b", "x", "y", "z"}
     assert definitions.variables({"steps": "nonsense"}) == {"brand"}
+

@@ -19,21 +19,19 @@ import re
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from libs.common import definitions, durations, placeholders
-from libs.common.definitions import DefinitionError, saving
+from libs.common import definitions, durations, labels, placeholders
+from libs.common.definitions import DefinitionError, saving, when_saved
+from libs.common.inputs import Input
 
 END = "end"
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 SCORE_EVENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # segmentation's rule names
+NUMBER = 1_000_000  # numeric answers: a rating, a quantity, a year; not an account number
+# A keyword is recorded with each match: 64 characters, like segmentation's keyword column.
+Keyword = Annotated[str, when_saved(lambda v: None if 0 < len(v.strip()) <= 64 else
+                                    "a keyword is 1 to 64 characters")]
 
 
 def parse_duration(text: str, limit: timedelta | None = durations.MAX) -> timedelta:
@@ -49,7 +47,7 @@ def check_texts(definition: dict, variables: frozenset[str]) -> None:
             raise DefinitionError(path, str(exc)) from exc
 
 
-class _Strict(BaseModel):
+class _Strict(Input, BaseModel):  # BaseModel named too: linters then see a pydantic model
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -60,25 +58,23 @@ class Reply(_Strict):
 
 class Label(_Strict):
     type: Literal["label", "unlabel"]
-    label: str = Field(min_length=1, max_length=100)
+    label: Annotated[str, when_saved(lambda v: None if labels.clean_label(v) else
+                                     f"a label is {labels.LABEL_RULE}")] = Field(min_length=1, max_length=100)
 
 
 class Score(_Strict):
     type: Literal["score"]
-    event: str = Field(min_length=1, max_length=64)
-
-    @field_validator("event")
-    @classmethod
-    def _weighable(cls, v: str, info: ValidationInfo) -> str:
-        if saving(info) and not SCORE_EVENT.match(v):
-            raise ValueError("a score event is a lower-case name (letters, digits, _), e.g. "
-                             "happy_customer: the name scoring weights give points to")
-        return v
+    event: Annotated[str, when_saved(lambda v: None if SCORE_EVENT.match(v) else
+                                     "a score event is a lower-case name (letters, digits, _), e.g. "
+                                     "happy_customer: the name scoring weights give points to")] = Field(
+        min_length=1, max_length=64)
 
 
 class SetAttribute(_Strict):
     type: Literal["set"]
-    attribute: str = Field(min_length=1, max_length=64)
+    attribute: Annotated[str, when_saved(lambda v: None if labels.clean_attribute_name(v) else
+                                         f"an attribute name is {labels.ATTRIBUTE_RULE}")] = Field(
+        min_length=1, max_length=64)
     value: str = Field(max_length=500)
 
 
@@ -123,9 +119,11 @@ class Trigger(_Strict):
 
 
 class OptionDef(_Strict):
-    keywords: list[str] = []
-    synonyms: list[str] = []
-    range: tuple[int, int] | None = Field(None, description="Numeric answers low..high (e.g. [4, 5]).")
+    keywords: list[Keyword] = []
+    synonyms: list[Keyword] = []
+    range: Annotated[tuple[int, int] | None, when_saved(
+        lambda r: None if r is None or max(map(abs, r)) <= NUMBER else f"a range is within ±{NUMBER:,}")] \
+        = Field(None, description="Numeric answers low..high (e.g. [4, 5]).")
     any: bool = Field(False, description="Accept any text (free-form answers).")
     threshold: float | None = Field(None, ge=50, le=100, description="Fuzzy match threshold.")
     set: dict[str, str] = Field({}, description="Conversation variables to remember.")
@@ -240,8 +238,8 @@ class Rule(_Strict):
 
     id: str = Field(pattern=SLUG)
     name: str = Field("", max_length=200)
-    keywords: list[str] = Field(min_length=1)
-    synonyms: list[str] = []
+    keywords: list[Keyword] = Field(min_length=1)
+    synonyms: list[Keyword] = []
     threshold: float | None = Field(None, ge=50, le=100)
     actions: list[Action] = []
     join: str | None = Field(None, pattern=SLUG, description="Program these keywords join "

@@ -17,7 +17,7 @@ async def refused(resp, loc=None, message=""):
         assert [d["loc"] for d in detail] == [loc], detail
 
 
-async def test_a_nul_character_anywhere_in_a_body_is_refused_naming_its_place(suite, tenant):
+async def test_text_no_database_can_store_is_refused_anywhere_in_a_body_naming_its_place(suite, tenant):
     _, client = suite
     nul = "text may not contain a NUL character"
     await refused(await client.patch("/v1/tenants/acme", headers=tenant, json={"brand": "Acme\x00"}),
@@ -30,6 +30,9 @@ async def test_a_nul_character_anywhere_in_a_body_is_refused_naming_its_place(su
     await refused(await client.post("/v1/segments", headers=tenant,
                                     json={"name": "x", "rule": {"label": "a\x00"}}),
                   ["body", "rule", "label"], nul)
+    resp = await client.post("/v1/segments", headers={**tenant, "content-type": "application/json"},
+                             content=b'{"name": "x", "rule": {"label": "\\ud800"}}')  # valid JSON, not text
+    await refused(resp, ["body", "rule", "label"], "lone surrogate")
     await refused(await client.post("/v1/messages", headers=tenant,
                                     json={"to": "+15555550100", "body": "\x00", "kind": "transactional"}),
                   ["body", "body"], nul)
@@ -87,3 +90,18 @@ async def test_a_do_not_contact_list_with_bare_carriage_returns_is_read(suite, t
     _, client = suite
     resp = await client.post("/v1/dnc/import", headers=tenant, content=b"phone\n+15555550100\r+15555550101\n")
     assert resp.status_code == 200 and resp.json() == {"added": 2, "errors": []}, resp.text
+
+
+WHEN = [("0001-01-01T00:00:00+05:00", "off the calendar"), ("1999-12-31T23:59:59Z", "before 2000"),
+        ("9999-12-31T23:59:59-05:00", "off the calendar"), ("2999-01-01T00:00:00Z", "future")]
+
+
+async def test_times_of_what_already_happened_are_refused_in_the_future_or_off_the_calendar(suite, tenant):
+    _, client = suite
+    order = {"phone": "+15555550100", "order_id": "o1", "value": "9.99"}
+    for when, message in WHEN:
+        resp = await client.post("/v1/conversions", headers=tenant, json={**order, "occurred_at": when})
+        await refused(resp, ["body", "occurred_at"], message)
+    resp = await client.post("/v1/opt-ins", headers=tenant, json={
+        "phone": "+15555550100", "disclosure": "I agree", "at": "2999-01-01T00:00:00Z"})
+    await refused(resp, ["body", "at"], "future")

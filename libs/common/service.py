@@ -20,9 +20,11 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.common.bus import Bus, BusUnavailable, make_bus
 from libs.common.config import Settings
@@ -150,6 +152,13 @@ def build_app(services: Sequence[Service], settings: Settings | None = None,
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": refusal_details(exc.errors())}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _refused(request: Request, exc: StarletteHTTPException) -> Response:
+        if not is_body_allowed_for_status_code(exc.status_code):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse({"detail": printable(exc.detail)}, status_code=exc.status_code,
+                            headers=exc.headers)
+
     @app.exception_handler(IntegrityError)
     async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
         return JSONResponse({"detail": "conflicts with an existing record"}, status_code=409)
@@ -193,8 +202,20 @@ def refusal_details(errors: Sequence[dict]) -> list[dict]:
         if e.get("ctx"):
             item["ctx"] = {str(k): v if isinstance(v, bool | int | str) else str(v)
                            for k, v in e["ctx"].items()}
-        out.append(item)
+        out.append(printable(item))
     return out
+
+
+def printable(value: Any) -> Any:
+    """`value` with every string made encodable: a refusal may name a key or quote a value that
+    holds a lone surrogate, which no JSON answer can carry as such (it becomes `\\ud800`)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(v) for v in value]
+    return value
 
 
 def get_ctx(request: Request) -> Ctx:

@@ -21,13 +21,13 @@ import hashlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from libs.common.inputs import CLOCK_SKEW
 from libs.common.phone import InvalidPhone, is_short_code, to_e164
 
 REQUIRED = ("phone", "opted_in_at")
 BATCH = 500
-CLOCK_SKEW = timedelta(minutes=5)  # the exporting system's clock may run a little ahead of ours
 
 
 class BrokenFile(ValueError):

@@ -24,7 +24,7 @@ from libs.common.db.models.router import (
     Program,
 )
 from libs.common.events.sms_outbound import SendSms
-from libs.common.inputs import Input
+from libs.common.inputs import Input, past_utc
 from libs.common.phone import InvalidPhone, is_short_code, to_e164
 from libs.common.service import CtxDep, refusal_details
 from services.router import consent_export, import_jobs, rules_cache, store
@@ -95,6 +95,10 @@ async def request_opt_in(body: OptInIn, tenant_id: TenantDep, ctx: CtxDep) -> di
     """Record the evidence and text the confirmation request; consent counts only after the Y."""
     phone = _phone(body.phone)
     now = ctx.clock()
+    try:
+        submitted_at = past_utc(body.at or now, now)
+    except ValueError as exc:
+        raise HTTPException(422, [{"loc": ["body", "at"], "msg": f"at: {exc}"}]) from exc
     async with ctx.sessions() as session, session.begin():
         rules = await rules_cache.tenant_rules(ctx, session, tenant_id)
         program = rules.programs.get(body.program)
@@ -106,7 +110,7 @@ async def request_opt_in(body: OptInIn, tenant_id: TenantDep, ctx: CtxDep) -> di
             return {"status": "already_subscribed"}
         evidence = {"channel": body.channel, "disclosure": body.disclosure, "source_url": body.source_url,
                     "ip": body.ip, "user_agent": body.user_agent,
-                    "submitted_at": (body.at or now).isoformat(), "requested_at": now.isoformat()}
+                    "submitted_at": submitted_at.isoformat(), "requested_at": now.isoformat()}
         request_id = uuid.uuid4().hex
         session.add(OptInRequest(id=request_id, tenant_id=tenant_id, program_id=program.id, phone=phone,
                                  channel=body.channel, evidence=evidence, status="pending",

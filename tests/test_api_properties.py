@@ -2,13 +2,19 @@
 caller sends, the answer is below 500, and a refusal (4xx) is JSON with a `detail`.
 
 The routes come from the app's own OpenAPI, so a write route added later without a strategy here
-fails `test_every_write_route_has_a_strategy`. Each example sends one request to every route: a
-real example of the route's body, mutated (values dropped, swapped for hostile ones: NUL bytes,
-over-long text, integers past 64 bits, dates at the calendar's ends, placeholders and durations
-that do not exist), or random JSON, YAML or bytes, under the right or a wrong content type. The
-mutated examples get past the first checks, so validation is exercised deep in the body and what
-passes it reaches the database (PostgreSQL refuses what SQLite keeps). Bulk imports run to the end:
-their job must finish, never crash.
+fails `test_every_write_route_has_a_strategy`, and each route's example must itself be accepted.
+Two property tests start from those examples:
+
+- one request per route per example: the example as it is, with one value made hostile, mutated
+  all over (values dropped, swapped for NUL bytes, lone surrogates, over-long text, integers past
+  64 bits, dates at the calendar's ends, placeholders and durations that do not exist), or random
+  JSON, YAML or bytes, under the right or a wrong content type; bulk imports run to their end and
+  their job must finish, never crash;
+- a sweep: every field of every example in turn takes a hostile value of its kind (a time, a
+  phone, a duration, text, a number), so no field is left to chance.
+
+The examples get past the first checks, so validation is exercised deep in the body and what
+passes it reaches the database (PostgreSQL refuses what SQLite keeps).
 """
 
 from __future__ import annotations
@@ -89,13 +95,15 @@ def hostile_like(value) -> st.SearchStrategy:
         if isinstance(value, str) and kind.match(value):
             return edges | edges | HOSTILE_TEXT
     return HOSTILE_TEXT
+
+
 JSON_VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
                            | st.dictionaries(st.text(max_size=10) | HOSTILE_TEXT, inner, max_size=5),
                            max_leaves=12)
 
 
 @st.composite
-def mutated(draw, value, depth: int = 0):
+def mutated(draw, value):
     """`value` with some of its parts dropped or replaced; types mostly kept, so what changed is
     a value that gets past parsing and has to be refused (or stored) by what comes after."""
     roll = draw(st.integers(0, 19))
@@ -105,12 +113,12 @@ def mutated(draw, value, depth: int = 0):
         out = {}
         for key, item in value.items():
             if draw(st.integers(0, 11)) != 0:
-                out[key] = draw(mutated(item, depth + 1))
+                out[key] = draw(mutated(item))
         if draw(st.integers(0, 9)) == 0:
             out[draw(HOSTILE_TEXT)] = draw(JSON_VALUES)
         return out
     if isinstance(value, list):
-        items = [draw(mutated(item, depth + 1)) for item in value]
+        items = [draw(mutated(item)) for item in value]
         if items and draw(st.integers(0, 7)) == 0:
             items = items * draw(st.integers(2, 40))  # long lists
         return items
@@ -515,12 +523,7 @@ async def test_every_field_of_every_example_takes_hostile_values_without_a_5xx(w
         headers = {**(ADMIN if route.admin else key), "content-type": "application/json"}
         for leaf, value in _leaves(example):
             body = _replaced(example, leaf, data.draw(hostile_like(value), label=f"{method} {path} {leaf}"))
-            try:
-                resp = await client.request(method, url, content=dump_json(body), headers=headers)
-            except Exception as exc:  # the ASGI transport raises what the app did not answer
-                failures.append(f"{method} {url} {leaf}: raised {exc!r}")
-                continue
-            if (problem := _refusal_problem(resp)) is not None:
+            if (problem := await _answer_problem(client, method, url, dump_json(body), headers)) is not None:
                 failures.append(f"{method} {url} {leaf}: {problem}")
     assert not failures, "\n".join(failures)
 
@@ -535,7 +538,13 @@ async def _finish_imports(ctx) -> list[str]:
     return crashed
 
 
-def _refusal_problem(resp) -> str | None:
+async def _answer_problem(client, method: str, url: str, content: bytes | None, headers: dict) -> str | None:
+    """What is wrong with the answer to a request: a 5xx, a 4xx without a JSON detail, or an
+    exception the app let out (the ASGI transport raises what the app did not answer)."""
+    try:
+        resp = await client.request(method, url, content=content, headers=headers)
+    except Exception as exc:
+        return f"raised {exc!r}"
     if resp.status_code >= 500:
         return f"{resp.status_code}: {resp.text[:300]}"
     if 400 <= resp.status_code < 500:
@@ -558,12 +567,7 @@ async def test_generated_input_at_every_write_route_never_gets_a_5xx(world, data
     for (method, path), route in ROUTES.items():
         method, url, content, headers = data.draw(
             requests(method, path, route, key, conversation), label=f"{method} {path}")
-        try:
-            resp = await client.request(method, url, content=content, headers=headers)
-        except Exception as exc:  # the ASGI transport raises what the app did not answer
-            failures.append(f"{method} {url}: raised {exc!r}")
-            continue
-        if (problem := _refusal_problem(resp)) is not None:
+        if (problem := await _answer_problem(client, method, url, content, headers)) is not None:
             failures.append(f"{method} {url}: {problem}")
     failures += await _finish_imports(ctx)
     assert not failures, "\n".join(failures)

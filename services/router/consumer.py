@@ -13,9 +13,9 @@ the subscriber unanswered. It is made again with the tenant's compliance rules o
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 import structlog
 
@@ -37,11 +37,12 @@ from services.router.decide import (
     decide_enrollment,
     decide_start,
 )
-from services.router.effects import ConsentChange, Effects
+from services.router.effects import ConsentChange, ConvState, Effects
 from services.router.flows import engine
 from services.router.rules_cache import tenant_rules
 
 log = structlog.get_logger("parley.router")
+S = TypeVar("S", SubscriberState, ConvState)
 
 
 def _log(fx: Effects, trigger: str) -> None:
@@ -49,12 +50,12 @@ def _log(fx: Effects, trigger: str) -> None:
              rule=fx.rule, score=fx.score, sends=len(fx.sends))
 
 
-def decide_safely(decide_fn: Callable[[TenantRules, object, datetime], Effects], rules: TenantRules,
-                  state: object, now: datetime, trigger: str) -> Effects:
+def decide_safely(decide_fn: Callable[[TenantRules, S, datetime], Effects], rules: TenantRules,
+                  state: S, now: datetime, trigger: str) -> Effects:
     """`decide_fn(rules, state, now)`; if it raises, the same with compliance only (the first try
-    gets a copy of `state`, which deciding mutates)."""
+    gets a copy of `state`, which deciding changes)."""
     try:
-        fx = decide_fn(rules, copy.deepcopy(state), now)
+        fx = decide_fn(rules, state.copy(), now)
     except Exception as exc:
         log.error("decision_failed", tenant=rules.tenant_id, trigger=trigger, error=repr(exc),
                   exc_info=True)

@@ -102,6 +102,10 @@ class SubscriberState:
     conversation: ConvState | None = None
     pending: PendingOptIn | None = None  # an unconfirmed, unexpired double opt-in
 
+    def copy(self) -> SubscriberState:
+        """A copy to decide on (only the conversation is changed in place)."""
+        return dataclasses.replace(self, conversation=self.conversation.copy() if self.conversation else None)
+
 
 def _effects(tenant: TenantRules, phone: str, now: datetime, seed: str, replying: bool,
              msg: InboundSms | None = None) -> Effects:

@@ -9,7 +9,7 @@ input twice yields the same action ids, and the sender sends each action once.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +42,10 @@ class ConvState:
     @property
     def open(self) -> bool:
         return self.status in ("active", "agent")
+
+    def copy(self) -> ConvState:
+        """A copy to decide on: deciding changes a conversation in place (step, variables)."""
+        return replace(self, variables=dict(self.variables))
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,9 @@ ODD_TEXT = st.sampled_from([
 HOSTILE_TEXT = st.one_of(LONG_TEXT, NUL_TEXT, ODD_TEXT, st.text(max_size=30))
 HOSTILE_INT = st.sampled_from([0, -1, 1, 2**31 - 1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, -(2**63) - 1,
                                10**30]) | st.integers(-10**20, 10**20)
-HOSTILE_NUMBER = HOSTILE_INT | st.sampled_from([1e308, -1e308, 0.1, 1e-300, -0.0]) | st.floats(
+# JSON as Python writes and reads it also carries NaN, Infinity and integers past any float.
+HOSTILE_NUMBER = HOSTILE_INT | st.sampled_from([1e308, -1e308, 0.1, 1e-300, -0.0, 10**400, 10**600,
+                                                float("inf"), float("-inf"), float("nan")]) | st.floats(
     allow_nan=False, allow_infinity=False)
 SCALARS = st.one_of(st.none(), st.booleans(), HOSTILE_NUMBER, HOSTILE_TEXT)
 # Values like the one they replace, at its edges: what a check of that kind has to get right.

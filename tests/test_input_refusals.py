@@ -4,8 +4,19 @@ place. The property test (`test_api_properties.py`) found most of these; here ea
 
 from __future__ import annotations
 
+import json
+
 GOOD_FLOW = {"id": "survey", "start": "q1", "steps": {"q1": {"prompt": "Like it? Reply YES",
                                                              "options": [{"keywords": ["YES"]}]}}}
+
+
+def json_body(headers: dict) -> dict:
+    return {**headers, "content-type": "application/json"}
+
+
+def dumps(value) -> bytes:
+    """JSON as Python writes it, NaN and Infinity included (a client may send them)."""
+    return json.dumps(value).encode()
 
 
 async def refused(resp, loc=None, message=""):
@@ -105,3 +116,18 @@ async def test_times_of_what_already_happened_are_refused_in_the_future_or_off_t
     resp = await client.post("/v1/opt-ins", headers=tenant, json={
         "phone": "+15555550100", "disclosure": "I agree", "at": "2999-01-01T00:00:00Z"})
     await refused(resp, ["body", "at"], "future")
+
+
+async def test_numbers_no_float_or_column_holds_are_refused(suite, tenant):
+    _, client = suite
+    huge = 10**400  # valid JSON, past any float
+    nan = {"attribute": {"name": "size", "eq": float("nan")}}
+    for rule, where in [({"score": {"gt": huge}}, ["body", "rule", "score", "gt"]),
+                        (nan, ["body", "rule", "attribute", "eq"])]:
+        resp = await client.post("/v1/segments/count", headers=json_body(tenant),
+                                 content=dumps({"rule": rule}))
+        await refused(resp, where, "finite number")
+    for value, message in [(10**600, "at most 500 characters"), (float("inf"), "finite number")]:
+        resp = await client.patch("/v1/subscribers/+15555550100/attributes", headers=json_body(tenant),
+                                  content=dumps({"attributes": {"size": value}}))
+        await refused(resp, message=message)

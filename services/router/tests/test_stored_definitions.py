@@ -12,6 +12,7 @@ from libs.common.db.models.router import CampaignRule, Conversation, FlowDefinit
 from libs.common.testing.app import eventually
 from libs.common.testing.consent import subscribe
 from libs.common.testing.phone import Phone
+from services.router import timers
 from services.router.flows import engine
 
 FOREVER = {"id": "forever", "start": "ask", "steps": {"ask": {
@@ -96,3 +97,22 @@ async def test_a_decision_that_fails_hands_the_message_to_an_agent_and_complianc
     assert errors("decision") == before + 1 and dead_letters() == dead
     await phone.text("STOP")
     assert "unsubscribed" in (await phone.receive())[0]
+
+
+async def test_a_timer_that_leads_to_a_step_with_an_absurd_timeout_still_fires_once(playbooks):
+    ctx, client, headers = playbooks
+    await store_raw(ctx, FlowDefinition, {"id": "later", "start": "a", "steps": {
+        "a": {"prompt": "A?", "options": [{"keywords": ["YES"]}], "on_timeout": {"after": "1h", "next": "b"}},
+        "b": {"prompt": "B?", "options": [{"keywords": ["YES"]}], "on_timeout": {"after": "99999999d"}}}})
+    phone = Phone(client, "+15555550144")
+    await subscribe(ctx, "acme", phone.number)
+    resp = await client.post("/v1/conversations/start", headers=headers,
+                             json={"phone": phone.number, "flow_id": "later"})
+    assert resp.status_code == 202, resp.text
+    assert await phone.receive() == ["A?"]
+    before = errors("timer")
+    ctx.clock.advance(hours=2)
+    assert await timers.fire_due(ctx) == 1
+    assert await phone.receive() == ["B?"]
+    assert errors("timer") == before + 1
+    assert await timers.fire_due(ctx) == 0  # fired, not left pending to fail again

@@ -3,6 +3,7 @@ attributes set over REST; the tenant's scoring weights."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from fastapi import APIRouter, HTTPException, Query, Response
@@ -135,8 +136,10 @@ async def set_attributes(phone: str, body: AttributesIn, tenant_id: TenantDep,
     for name, value in body.attributes.items():
         if clean_attribute_name(name) is None:
             raise HTTPException(422, f"attributes.{name}: a name is {ATTRIBUTE_RULE}")
-        if isinstance(value, str) and len(value) > 500:
+        if value is not None and len(_text(value)) > 500:
             raise HTTPException(422, f"attributes.{name}: at most 500 characters")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise HTTPException(422, f"attributes.{name}: must be a finite number")
     async with ctx.sessions() as session, session.begin():
         row = await _ensure(session, tenant_id, phone, ctx)
         for name, value in body.attributes.items():

@@ -14,18 +14,10 @@ from typing import Any
 from pydantic import AfterValidator, ValidationInfo
 
 from libs.common import placeholders
-from libs.common.inputs import InputError
+from libs.common.inputs import InputError, saving
 from libs.common.placeholders import BUILTINS
 
 TRIGGERS = ("on_timeout", "on_click", "on_no_click")
-STORED = {"stored": True}  # validation context for definitions read back from the database
-
-
-def saving(info: ValidationInfo) -> bool:
-    """True when a definition is being saved (today's limits apply), False when it is read back."""
-    return not (info.context or {}).get("stored")
-
-
 DefinitionError = InputError  # a problem at a place inside a definition
 
 

@@ -13,10 +13,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, ValidationInfo, model_validator
 
 CLOCK_SKEW = timedelta(minutes=5)  # a caller's clock may run a little ahead of ours
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # before SMS marketing as Parley knows it
+
+
+STORED = {"stored": True}  # validation context for definitions read back from the database
+
+
+def saving(info: ValidationInfo) -> bool:
+    """True when a value is being saved (today's limits apply), False when a definition is read
+    back with `STORED` (what it was saved under still loads)."""
+    return not (info.context or {}).get("stored")
 
 
 class InputError(ValueError):
@@ -82,6 +91,7 @@ class Input(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _storable(cls, data: Any) -> Any:
-        refuse_unstorable(data)
+    def _storable(cls, data: Any, info: ValidationInfo) -> Any:
+        if saving(info):
+            refuse_unstorable(data)
         return data

@@ -25,7 +25,7 @@ from libs.common.db.models.router import (
     TranscriptLine,
 )
 from libs.common.db.models.tenancy import Tenant
-from libs.common.definitions import STORED
+from libs.common.inputs import STORED
 from services.router.effects import ConvState, Effects, PendingOptIn
 from services.router.flows.model import Flow, Rule
 from services.router.programs import ProgramDef

@@ -8,7 +8,7 @@ with no way out, naming the step at fault.
 
 What a tenant saves is also held to today's limits: durations up to `durations.MAX`, texts whose
 placeholders name something that exists (`libs/common/placeholders.py`), score events that can be
-weighted. Definitions read back from the database are validated with `definitions.STORED`, which
+weighted. Definitions read back from the database are validated with `inputs.STORED`, which
 keeps the structure checks and skips those limits: a definition saved before a limit existed
 still loads, and what it cannot do at run time is skipped there (see `engine.schedule`).
 """
@@ -22,8 +22,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from libs.common import definitions, durations, labels, placeholders
-from libs.common.definitions import DefinitionError, saving, when_saved
-from libs.common.inputs import Input
+from libs.common.definitions import DefinitionError, when_saved
+from libs.common.inputs import Input, saving
 
 END = "end"
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"

@@ -181,6 +181,22 @@ async def test_import_takes_good_rows_reports_bad_ones_by_line_and_a_rerun_chang
     assert len((await consent_of(client, headers, "+15555550601"))["history"]) == 1
 
 
+async def test_an_import_refuses_consent_in_the_future_off_the_calendar_or_with_a_nul(world):
+    _ctx, client, headers = world  # the clock is at 2026-11-20 15:00 UTC
+    job = await run_import(client, headers, csv_file(
+        "+15555550611,default,2026-11-20T15:04:00Z,checkout,x,,",   # within the clock skew: taken
+        "+15555550612,default,2026-11-21T09:00:00+02:00,checkout,x,,",
+        "+15555550613,default,9999-12-31T23:59:59-23:59,checkout,x,,",
+        "+15555550614,default,2025-01-02T10:00:00Z,checkout,I agree\x00,,"))
+    assert job["status"] == "done" and (job["rows_applied"], job["rows_rejected"]) == (1, 3), job
+    errors = (await client.get(f"/v1/imports/{job['id']}/errors", headers=headers)).json()
+    assert errors == [
+        {"line": 3, "reason": "consent time '2026-11-21T09:00:00+02:00' is in the future"},
+        {"line": 4, "reason": "unreadable consent time '9999-12-31T23:59:59-23:59' (use ISO 8601)"},
+        {"line": 5, "reason": "a field contains a NUL character"},
+    ]
+
+
 async def test_an_import_never_opts_back_in_someone_who_opted_out_later(world):
     _ctx, client, headers = world
     phone = Phone(client, "+15555550607")

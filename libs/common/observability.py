@@ -29,6 +29,7 @@ MetricName = Literal[
     "parley_outgoing_webhooks_total",
     "parley_send_reconciliations_total",
     "parley_simulator_receipts_total",
+    "parley_definition_errors_total",
 ]
 
 
@@ -70,6 +71,13 @@ SIMULATOR_RECEIPTS = Counter(
     "Simulated carrier receipts by outcome: posted, none (the phone wants none), refused (ingress "
     "answered 4xx), dropped_unreachable (after every try), dropped_full (the queue was full)",
     ["outcome"],
+)
+DEFINITION_ERRORS = Counter(
+    _name("parley_definition_errors_total"),
+    "Parts of tenants' definitions the router skipped: load (a stored definition that no longer "
+    "validates), timer (a timer that cannot be scheduled), decision (a decision that failed and "
+    "was made again with compliance only)",
+    ["tenant", "kind"],
 )
 MESSAGES_SENT = Counter(
     _name("parley_messages_sent_total"), "Outbound actions by outcome", ["carrier", "outcome"]

@@ -19,9 +19,12 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.common.bus import Bus, BusUnavailable, make_bus
 from libs.common.config import Settings
@@ -126,6 +129,7 @@ def build_app(services: Sequence[Service], settings: Settings | None = None,
             log.info("stopped", services=names)
 
     app = FastAPI(title=f"Parley {names}", lifespan=lifespan)
+    app.add_middleware(RefuseNulInUrl)
 
     async def db_ready() -> bool:
         return await ping(app.state.ctx.engine)
@@ -144,6 +148,17 @@ def build_app(services: Sequence[Service], settings: Settings | None = None,
         return JSONResponse({"detail": "event bus unavailable, retry later"}, status_code=503,
                             headers={"Retry-After": "5"})
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": refusal_details(exc.errors())}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _refused(request: Request, exc: StarletteHTTPException) -> Response:
+        if not is_body_allowed_for_status_code(exc.status_code):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse({"detail": printable(exc.detail)}, status_code=exc.status_code,
+                            headers=exc.headers)
+
     @app.exception_handler(IntegrityError)
     async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
         return JSONResponse({"detail": "conflicts with an existing record"}, status_code=409)
@@ -156,6 +171,51 @@ def build_app(services: Sequence[Service], settings: Settings | None = None,
                             headers={"Retry-After": "5"})
 
     return app
+
+
+class RefuseNulInUrl:
+    """A NUL character in the path or query names nothing that exists and cannot reach a
+    PostgreSQL query: 422 before any route runs (ASGI, so streamed uploads stay streamed)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        query = scope.get("query_string", b"")
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in query or b"\x00" in query):
+            response = JSONResponse({"detail": "the URL may not contain a NUL character (%00)"},
+                                    status_code=422)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def refusal_details(errors: Sequence[dict]) -> list[dict]:
+    """Validation errors as the caller may read them: where (with the place an `InputError`
+    found inside the value) and why, without FastAPI's echo of the input (a body that is not
+    UTF-8, infinities or lone surrogates could not be rendered, and a megabyte posted would come
+    back) and with the context as plain text."""
+    out = []
+    for e in errors:
+        inner = getattr((e.get("ctx") or {}).get("error"), "loc", ())  # an InputError's place
+        item = {"type": e.get("type"), "loc": [*e.get("loc", ()), *inner], "msg": str(e.get("msg", ""))}
+        if e.get("ctx"):
+            item["ctx"] = {str(k): v if isinstance(v, bool | int | str) else str(v)
+                           for k, v in e["ctx"].items()}
+        out.append(printable(item))
+    return out
+
+
+def printable(value: Any) -> Any:
+    """`value` with every string made encodable: a refusal may name a key or quote a value that
+    holds a lone surrogate, which no JSON answer can carry as such (it becomes `\\ud800`)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(v) for v in value]
+    return value
 
 
 def get_ctx(request: Request) -> Ctx:

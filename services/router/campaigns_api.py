@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from libs.common.auth import TenantDep
 from libs.common.db.models.router import CampaignRule, FlowDefinition
-from libs.common.service import CtxDep
+from libs.common.service import CtxDep, refusal_details
 from services.router import definitions, rules_cache
 from services.router.flows.model import WEBHOOK_ALLOW_PRIVATE, Flow, Rule
 
@@ -42,8 +42,7 @@ def _validate(model: type[BaseModel], data: Any, path_id: str | None, allow_priv
     try:
         return model.model_validate(data, context={WEBHOOK_ALLOW_PRIVATE: allow_private})
     except ValidationError as exc:
-        raise HTTPException(422, [{"loc": list(e["loc"]), "msg": e["msg"]}
-                                  for e in exc.errors(include_url=False)]) from exc
+        raise HTTPException(422, refusal_details(exc.errors(include_url=False))) from exc
 
 
 def _crud(router: APIRouter, model: type[BaseModel], table, noun: str) -> None:

@@ -4,9 +4,18 @@ Each handler loads state, decides, writes the decision and returns its events in
 transaction. An inbound message is decided once: its events are stored with the processed id, so
 a redelivery (the bus crashed between our commit and its offset commit) returns the same events,
 same ids, and downstream deduplication makes the repeat harmless.
+
+Deciding is pure, so a decision that raises would raise on every retry and end as a dead letter,
+the subscriber unanswered. It is made again with the tenant's compliance rules only
+(`TenantRules.compliance_only`), logged and counted; parts of a definition the engine had to skip
+(`Effects.problems`) are logged and counted too.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
 
 import structlog
 
@@ -16,22 +25,24 @@ from libs.common.events.campaign_enrolled import CampaignEnrolled
 from libs.common.events.link_clicked import LinkClicked
 from libs.common.events.sms_inbound import InboundSms
 from libs.common.events.subscriber_events import SubscriberEvent
-from libs.common.observability import IGNORED_INBOUND
+from libs.common.observability import DEFINITION_ERRORS, IGNORED_INBOUND
 from libs.common.phone import mask
 from libs.common.service import Ctx
 from services.router import store
 from services.router.decide import (
     SubscriberState,
+    TenantRules,
     decide,
     decide_click,
     decide_enrollment,
     decide_start,
 )
-from services.router.effects import ConsentChange, Effects
+from services.router.effects import ConsentChange, ConvState, Effects
 from services.router.flows import engine
 from services.router.rules_cache import tenant_rules
 
 log = structlog.get_logger("parley.router")
+S = TypeVar("S", SubscriberState, ConvState)
 
 
 def _log(fx: Effects, trigger: str) -> None:
@@ -41,6 +52,23 @@ def _log(fx: Effects, trigger: str) -> None:
         return
     log.info("decided", tenant=fx.tenant_id, phone=mask(fx.phone), trigger=trigger, stage=fx.stage,
              rule=fx.rule, score=fx.score, sends=len(fx.sends))
+
+
+def decide_safely(decide_fn: Callable[[TenantRules, S, datetime], Effects], rules: TenantRules,
+                  state: S, now: datetime, trigger: str) -> Effects:
+    """`decide_fn(rules, state, now)`; if it raises, the same with compliance only (the first try
+    gets a copy of `state`, which deciding changes)."""
+    try:
+        fx = decide_fn(rules, state.copy(), now)
+    except Exception as exc:
+        log.error("decision_failed", tenant=rules.tenant_id, trigger=trigger, error=repr(exc),
+                  exc_info=True)
+        DEFINITION_ERRORS.labels(tenant=rules.tenant_id, kind="decision").inc()
+        fx = decide_fn(rules.compliance_only(), state, now)
+    for kind, problem in fx.problems:
+        log.error("definition_problem", tenant=rules.tenant_id, trigger=trigger, problem=problem)
+        DEFINITION_ERRORS.labels(tenant=rules.tenant_id, kind=kind).inc()
+    return fx
 
 
 def _revive(stored: list[dict]) -> list[Event]:
@@ -67,7 +95,7 @@ async def _decide_once(ctx: Ctx, tenant_id: str, phone: str, source: str, input_
                               conversation=await store.open_conversation(
                                   session, tenant_id, phone, for_update=True),
                               pending=await store.pending_opt_in(session, tenant_id, phone, now))
-        fx = decide_fn(rules, sub, now)
+        fx = decide_safely(decide_fn, rules, sub, now, source)
         await store.apply(session, fx, source_text=source_text)
         events = fx.events
         store.record_processed(session, tenant_id, source, input_id,

@@ -11,12 +11,13 @@ import time
 import uuid
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import or_, select, update
 
 from libs.common.auth import TenantDep
 from libs.common.db.models.router import Conversation, TranscriptLine
 from libs.common.events.sms_outbound import SendSms
+from libs.common.inputs import Input
 from libs.common.phone import InvalidPhone, to_e164
 from libs.common.service import CtxDep
 from services.router import consumer, outcomes, store
@@ -25,20 +26,21 @@ router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
 
 AGENT = "The agent's id in your desk (e.g. an email address)."
+MAX_KEY = 200  # an Idempotency-Key is the start's id in the processed ledger (200 characters)
 
 
-class AgentReply(BaseModel):
+class AgentReply(Input):
     body: str = Field(min_length=1, max_length=1600)
     # when given, it must be the agent the conversation is assigned to
     agent: str | None = Field(None, min_length=1, max_length=128, description=AGENT)
 
 
-class Claim(BaseModel):
+class Claim(Input):
     agent: str = Field(min_length=1, max_length=128, description=AGENT)
     take_over: bool = Field(False, description="Take it from the agent who holds it.")
 
 
-class StartFlow(BaseModel):
+class StartFlow(Input):
     phone: str
     flow_id: str
 
@@ -178,6 +180,8 @@ async def start(body: StartFlow, tenant_id: TenantDep, ctx: CtxDep, response: Re
     """Start a flow for one subscriber (e.g. post-purchase feedback when an order ships) and say
     what became of each message: 200 once the sender decided on all of them, 202 when some are
     still `pending` after `wait` seconds (look them up later at /v1/messages)."""
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_KEY:
+        raise HTTPException(422, f"Idempotency-Key: 1 to {MAX_KEY} characters")
     phone = _phone(body.phone)
     async with ctx.sessions() as session:
         consent = await store.consent(session, tenant_id, phone)

@@ -12,6 +12,7 @@ Order (DESIGN.md, "compliance first"), after ignoring texts from the tenant's ow
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -65,6 +66,7 @@ class TenantRules:
     program_join_words: frozenset[str] = frozenset()  # the programs' own (not campaigns') join words
     experiments: dict = field(default_factory=dict)  # (flow_id, step) → experiments.ExperimentView
     own_numbers: frozenset[str] = frozenset()  # sending and program numbers: texts from them are loops
+    degraded: bool = False  # see compliance_only
 
     @classmethod
     def build(cls, tenant_id: str, brand: str, rules: list[Rule], flows: dict[str, Flow],
@@ -86,6 +88,15 @@ class TenantRules:
     def flow(self, flow_id: str) -> Flow | None:
         return self.flows.get(flow_id)
 
+    def compliance_only(self) -> TenantRules:
+        """What decides when deciding with the tenant's flows and campaigns failed: compliance,
+        HELP, double opt-in and the programs' texts still answer; anything else goes to an agent
+        (reason "automation error") instead of to a flow or campaign."""
+        return dataclasses.replace(
+            self, rules=(), flows={}, compiled=matching.Compiled(), rules_by_key={}, experiments={},
+            join_words={k: v for k, v in self.join_words.items() if k in self.program_join_words},
+            degraded=True)
+
     def program_for(self, number: str | None) -> ProgramDef:
         """The program a number belongs to; numbers not listed belong to the default program."""
         for program in self.programs.values():
@@ -99,6 +110,10 @@ class SubscriberState:
     consent: str | None = None  # for the program in question: opted_in | opted_out | None
     conversation: ConvState | None = None
     pending: PendingOptIn | None = None  # an unconfirmed, unexpired double opt-in
+
+    def copy(self) -> SubscriberState:
+        """A copy to decide on (only the conversation is changed in place)."""
+        return dataclasses.replace(self, conversation=self.conversation.copy() if self.conversation else None)
 
 
 def _effects(tenant: TenantRules, phone: str, now: datetime, seed: str, replying: bool,
@@ -231,12 +246,12 @@ def _understand(fx: Effects, tenant: TenantRules, conv: ConvState | None, text: 
         return
     fx.stage = "unmatched"
     fx.fact("keyword_unmatched", conv)
-    if tenant.fallback_to_agent:
+    if tenant.fallback_to_agent or tenant.degraded:
         target = conv or fx.touch(ConvState(id=fx.next_id("conversation"), flow_id=None, step=None,
                                             status="active", is_new=True))
         if conv is None:
             fx.transcript.append((target.id, "in", "subscriber", raw))
-        engine.handoff(fx, target, "unmatched")
+        engine.handoff(fx, target, "automation error" if tenant.degraded else "unmatched")
     elif conv is None:
         fx.transcript.append((None, "in", "subscriber", raw))
 

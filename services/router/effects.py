@@ -8,22 +8,20 @@ input twice yields the same action ids, and the sender sends each action once.
 
 from __future__ import annotations
 
-import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from libs.common.events import Event
 from libs.common.events.sms_outbound import MessageKind, SendSms
 from libs.common.events.subscriber_events import SubscriberEvent, SubscriberEventType
-
-_VAR = re.compile(r"\{(\w+)\}")
+from libs.common.placeholders import VARIABLE
 
 
 def render(template: str, variables: dict[str, Any]) -> str:
     """Fill `{name}` from the conversation; `{link:…}` and unknown names stay for the sender."""
-    return _VAR.sub(lambda m: str(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
+    return VARIABLE.sub(lambda m: str(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
                     template)
 
 
@@ -44,6 +42,10 @@ class ConvState:
     @property
     def open(self) -> bool:
         return self.status in ("active", "agent")
+
+    def copy(self) -> ConvState:
+        """A copy to decide on: deciding changes a conversation in place (step, variables)."""
+        return replace(self, variables=dict(self.variables))
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class Effects:
     timers: list[TimerSpec] = field(default_factory=list)
     webhooks: list[WebhookCall] = field(default_factory=list)
     transcript: list[tuple[str | None, str, str, str]] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (kind, what): parts skipped
     _n: int = 0
 
     def next_id(self, what: str) -> str:

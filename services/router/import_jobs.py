@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 from pathlib import Path
 
 import structlog
@@ -61,12 +62,13 @@ async def run(ctx: Ctx, job_id: str) -> None:
         job = await session.get(ImportJob, job_id)
         await session.execute(delete(ImportRowError).where(ImportRowError.job_id == job_id))
         tenant_id, file_name, path = job.tenant_id, job.file_name, Path(job.path)
-        default_program = job.program_id
+        default_program, uploaded_at = job.program_id, job.created_at  # "the future" is after this
         rules = await tenant_rules(ctx, session, tenant_id)
     programs = frozenset(rules.programs)
     await _update(ctx, job_id, status="validating", error=None, rows_applied=0, rows_unchanged=0)
     try:
-        total, valid, rejected = await _validate(ctx, job_id, path, default_program, programs)
+        total, valid, rejected = await _validate(ctx, job_id, path, default_program, programs,
+                                                 uploaded_at)
     except BrokenFile as exc:
         await _update(ctx, job_id, status="failed", error=str(exc), finished_at=ctx.clock())
         log.info("import_failed", tenant=tenant_id, job=job_id, reason=str(exc))
@@ -76,7 +78,7 @@ async def run(ctx: Ctx, job_id: str) -> None:
     applied = unchanged = 0
     batch: list[ImportRow] = []
     with path.open("rb") as f:  # noqa: ASYNC230 - local reads of a streamed file, yielding per batch
-        for item in read_rows(f, default_program, programs):
+        for item in read_rows(f, default_program, programs, uploaded_at):
             if isinstance(item, ImportRow):
                 batch.append(item)
             if len(batch) >= BATCH:
@@ -96,11 +98,11 @@ async def run(ctx: Ctx, job_id: str) -> None:
 
 
 async def _validate(ctx: Ctx, job_id: str, path: Path, default_program: str,
-                    programs: frozenset[str]) -> tuple[int, int, int]:
+                    programs: frozenset[str], uploaded_at: datetime) -> tuple[int, int, int]:
     total = valid = rejected = 0
     errors: list[RowError] = []
     with path.open("rb") as f:
-        for item in read_rows(f, default_program, programs):
+        for item in read_rows(f, default_program, programs, uploaded_at):
             total += 1
             if isinstance(item, RowError):
                 rejected += 1

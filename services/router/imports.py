@@ -3,8 +3,9 @@ so memory stays flat as it grows.
 
 Two passes over the uploaded file. Validation reads it whole first: a broken file (not UTF-8, no
 header, no `phone` column) fails the job before anything is applied, so an import is never half
-applied. Row problems (invalid phone, unknown program, missing consent time, a do-not-contact
-number) are reported with their line number and the row is skipped. Application then goes in
+applied. Row problems (invalid phone, unknown program, missing or unreadable consent time, a
+consent time in the future, a NUL character, a do-not-contact number) are reported with their
+line number and the row is skipped. Application then goes in
 batches; every imported consent carries an `import_key` (file, phone, program, consent time), so
 re-running the same file, or resuming after a crash, changes nothing. A subscriber who opted out
 after the imported consent time is never opted back in.
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from libs.common.inputs import CLOCK_SKEW
 from libs.common.phone import InvalidPhone, is_short_code, to_e164
 
 REQUIRED = ("phone", "opted_in_at")
@@ -55,12 +57,19 @@ class RowError:
 
 
 def _parse_time(raw: str) -> datetime:
+    """An ISO 8601 time in UTC (no offset means UTC); ValueError when it is none or falls off
+    the calendar once in UTC (year 9999 with a negative offset)."""
     value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(raw) from exc
 
 
 def parse_row(line: int, row: dict[str, str], default_program: str,
-              programs: frozenset[str]) -> ImportRow | RowError:
+              programs: frozenset[str], now: datetime) -> ImportRow | RowError:
+    if any("\x00" in (v or "") for v in row.values()):
+        return RowError(line, "a field contains a NUL character")
     raw_phone = (row.get("phone") or "").strip()
     if not raw_phone:
         return RowError(line, "missing phone")
@@ -80,14 +89,16 @@ def parse_row(line: int, row: dict[str, str], default_program: str,
         opted_in_at = _parse_time(when)
     except ValueError:
         return RowError(line, f"unreadable consent time {when!r} (use ISO 8601)")
+    if opted_in_at > now + CLOCK_SKEW:
+        return RowError(line, f"consent time {when!r} is in the future")
     labels = tuple(x.strip() for x in (row.get("labels") or "").split(";") if x.strip())
     attributes = {k[5:]: v for k, v in row.items() if k and k.startswith("attr_") and v}
     return ImportRow(line, phone, program, opted_in_at, (row.get("source") or "import").strip(),
                      (row.get("consent_text") or "").strip() or None, labels, attributes)
 
 
-def read_rows(binary: io.BufferedIOBase, default_program: str,
-              programs: frozenset[str]) -> Iterator[ImportRow | RowError]:
+def read_rows(binary: io.BufferedIOBase, default_program: str, programs: frozenset[str],
+              now: datetime) -> Iterator[ImportRow | RowError]:
     """Rows of an uploaded file, lines numbered as an editor shows them (header = line 1;
     quoted newlines inside a field count). Raises BrokenFile for a file that is not importable."""
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="", errors="strict")
@@ -117,4 +128,4 @@ def read_rows(binary: io.BufferedIOBase, default_program: str,
         if None in row:  # more fields than the header names
             yield RowError(start, "more fields than the header has columns")
             continue
-        yield parse_row(start, row, default_program, programs)
+        yield parse_row(start, row, default_program, programs, now)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import select
 
 from libs.common.auth import TenantDep
@@ -25,8 +25,9 @@ from libs.common.db.models.router import (
     Program,
 )
 from libs.common.events.sms_outbound import SendSms
+from libs.common.inputs import Input, past_utc
 from libs.common.phone import InvalidPhone, is_short_code, to_e164
-from libs.common.service import CtxDep
+from libs.common.service import CtxDep, refusal_details
 from services.router import consent_export, import_jobs, rules_cache, store
 from services.router.programs import DEFAULT_PROGRAM, ProgramDef, confirm_request
 
@@ -55,8 +56,7 @@ async def put_program(program_id: str, body: dict, tenant_id: TenantDep, ctx: Ct
     try:
         program = ProgramDef.model_validate({**body, "id": program_id})
     except ValidationError as exc:
-        raise HTTPException(422, [{"loc": list(e["loc"]), "msg": e["msg"]}
-                                  for e in exc.errors(include_url=False)]) from exc
+        raise HTTPException(422, refusal_details(exc.errors(include_url=False))) from exc
     numbers = [_phone(n, "numbers") if not n.isdigit() else n for n in program.numbers]
     program = program.model_copy(update={"numbers": numbers})
     now = ctx.clock()
@@ -80,7 +80,7 @@ async def list_programs(tenant_id: TenantDep, ctx: CtxDep) -> list[dict]:
 
 # --- web and API opt-in -------------------------------------------------------------------------
 
-class OptInIn(BaseModel):
+class OptInIn(Input):
     phone: str
     program: str = DEFAULT_PROGRAM
     disclosure: str = Field(min_length=1, max_length=4000, description="The exact text the person saw.")
@@ -96,6 +96,10 @@ async def request_opt_in(body: OptInIn, tenant_id: TenantDep, ctx: CtxDep) -> di
     """Record the evidence and text the confirmation request; consent counts only after the Y."""
     phone = _phone(body.phone)
     now = ctx.clock()
+    try:
+        submitted_at = past_utc(body.at or now, now)
+    except ValueError as exc:
+        raise HTTPException(422, [{"loc": ["body", "at"], "msg": f"at: {exc}"}]) from exc
     async with ctx.sessions() as session, session.begin():
         rules = await rules_cache.tenant_rules(ctx, session, tenant_id)
         program = rules.programs.get(body.program)
@@ -107,7 +111,7 @@ async def request_opt_in(body: OptInIn, tenant_id: TenantDep, ctx: CtxDep) -> di
             return {"status": "already_subscribed"}
         evidence = {"channel": body.channel, "disclosure": body.disclosure, "source_url": body.source_url,
                     "ip": body.ip, "user_agent": body.user_agent,
-                    "submitted_at": (body.at or now).isoformat(), "requested_at": now.isoformat()}
+                    "submitted_at": submitted_at.isoformat(), "requested_at": now.isoformat()}
         request_id = uuid.uuid4().hex
         session.add(OptInRequest(id=request_id, tenant_id=tenant_id, program_id=program.id, phone=phone,
                                  channel=body.channel, evidence=evidence, status="pending",
@@ -146,7 +150,7 @@ async def subscriber_consent(phone: str, tenant_id: TenantDep, ctx: CtxDep) -> d
 
 # --- do-not-contact -----------------------------------------------------------------------------
 
-class DncIn(BaseModel):
+class DncIn(Input):
     phone: str
     reason: str | None = Field(None, max_length=200)
 
@@ -164,7 +168,10 @@ async def add_dnc(body: DncIn, tenant_id: TenantDep, ctx: CtxDep) -> dict:
 async def import_dnc(request: Request, tenant_id: TenantDep, ctx: CtxDep) -> dict:
     """A CSV with a `phone` column (or one number per line): added, and bad lines reported."""
     raw = (await request.body()).decode("utf-8-sig", errors="replace")
-    rows = list(csv.reader(io.StringIO(raw)))
+    try:
+        rows = list(csv.reader(io.StringIO(raw, newline="")))
+    except csv.Error as exc:
+        raise HTTPException(422, f"unreadable CSV: {exc}") from exc
     start = 1 if rows and rows[0] and rows[0][0].strip().lower() == "phone" else 0
     added, errors = 0, []
     async with ctx.sessions() as session, session.begin():

@@ -8,24 +8,29 @@ Texts follow the CTIA opt-in disclosure: brand, recurring automated marketing, f
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
 
-from services.router.flows.model import SLUG
+from pydantic import ConfigDict, Field
+
+from libs.common.definitions import AsWritten
+from libs.common.inputs import Input
+from services.router.flows.model import SLUG, Keyword
 
 DEFAULT_PROGRAM = "default"
 
 
-class ProgramDef(BaseModel):
+class ProgramDef(Input):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=SLUG)
     name: str = Field("", max_length=200)
     numbers: list[str] = Field([], description="Sending numbers that belong to this program.")
-    join_keywords: list[str] = Field(["JOIN"], description="Keywords that start a double opt-in.")
-    help_text: str | None = Field(None, max_length=1600)
-    confirm_request_text: str | None = Field(None, max_length=1600)
-    opt_in_text: str | None = Field(None, max_length=1600, description="Sent once consent is confirmed.")
-    opt_out_text: str | None = Field(None, max_length=1600)
+    join_keywords: list[Keyword] = Field(["JOIN"], description="Keywords that start a double opt-in.")
+    help_text: Annotated[str | None, AsWritten] = Field(None, max_length=1600)
+    confirm_request_text: Annotated[str | None, AsWritten] = Field(None, max_length=1600)
+    opt_in_text: Annotated[str | None, AsWritten] = Field(
+        None, max_length=1600, description="Sent once consent is confirmed.")
+    opt_out_text: Annotated[str | None, AsWritten] = Field(None, max_length=1600)
     welcome_flow: str | None = Field(None, pattern=SLUG, description="Started on confirmation.")
     opt_in_expiry_hours: int = Field(24, ge=1, le=24 * 30)
 

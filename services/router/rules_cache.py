@@ -6,7 +6,9 @@ entry is trusted for `TTL_SECONDS` before its version is checked against the dat
 small query); this process's own API writes invalidate at once, so another replica, or a sending
 number registered with the sender, is seen within the TTL. An invalidation also bumps the tenant's
 generation: a build that began before it (a timer or consumer reading the old rows while the API
-committed) is used by its caller but not kept, so it cannot put stale rules back for a TTL.
+committed) is used by its caller but not kept, so it cannot put stale rules back for a TTL. A stored
+definition that no longer validates is left out (logged and counted) rather than failing every
+decision of its tenant.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.observability import DEFINITION_ERRORS
 from libs.common.service import Ctx
 from services.router import experiments, store
 from services.router.decide import TenantRules
+
+log = structlog.get_logger("parley.router")
 
 _KEY = "router.rules_cache"
 _GENERATION = "router.rules_cache.generation"
@@ -49,8 +55,12 @@ async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> Tenan
         if generations.get(tenant_id, 0) == generation:
             cache[tenant_id] = (time.monotonic(), version, refreshed)
         return refreshed
-    rules, flows, programs = await store.rules_and_flows(session, tenant_id)
-    built = TenantRules.build(tenant_id, tenant.brand, rules, flows, programs or None,
+    loaded = await store.rules_and_flows(session, tenant_id)
+    for kind, item_id, error in loaded.invalid:  # once per change of the tenant's definitions
+        log.error("definition_skipped", tenant=tenant_id, kind=kind, id=item_id, error=error)
+        DEFINITION_ERRORS.labels(tenant=tenant_id, kind="load").inc()
+    built = TenantRules.build(tenant_id, tenant.brand, loaded.rules, loaded.flows,
+                              loaded.programs or None,
                               sending_numbers=await store.sending_numbers(session, tenant_id),
                               help_text=tenant.help_text,
                               opt_out_text=tenant.opt_out_text, opt_in_text=tenant.opt_in_text,

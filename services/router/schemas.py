@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from libs.common.definitions import AsWritten, WithBrand
+from libs.common.inputs import Input
 
 TENANT_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
 
-class TenantIn(BaseModel):
+class TenantIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=TENANT_ID, description="Slug used in webhook URLs.")
     name: str = Field(min_length=1, max_length=200)
     brand: str | None = Field(None, max_length=200, description="Brand named in compliance texts.")
-    help_text: str | None = Field(None, max_length=1600)
+    help_text: Annotated[str | None, AsWritten] = Field(None, max_length=1600)
 
 
 class TenantOut(BaseModel):
@@ -39,7 +43,7 @@ class ApiKeyCreated(BaseModel):
     api_key: str
 
 
-class CredentialsIn(BaseModel):
+class CredentialsIn(Input):
     """Carrier secrets (auth tokens, public keys, basic-auth pairs): stored encrypted."""
 
     model_config = ConfigDict(extra="forbid")
@@ -53,17 +57,17 @@ class CredentialsOut(BaseModel):
     updated_at: datetime
 
 
-class TenantPatch(BaseModel):
+class TenantPatch(Input):
     """Program texts and routing preferences; omitted fields keep their value."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, min_length=1, max_length=200)
     brand: str | None = Field(None, min_length=1, max_length=200)
-    help_text: str | None = Field(None, max_length=1600)
-    opt_out_text: str | None = Field(None, max_length=1600)
-    opt_in_text: str | None = Field(None, max_length=1600)
-    handoff_text: str | None = Field(None, max_length=1600, description=(
+    help_text: Annotated[str | None, AsWritten] = Field(None, max_length=1600)
+    opt_out_text: Annotated[str | None, AsWritten] = Field(None, max_length=1600)
+    opt_in_text: Annotated[str | None, AsWritten] = Field(None, max_length=1600)
+    handoff_text: Annotated[str | None, WithBrand] = Field(None, max_length=1600, description=(
         "Sent once when a subscriber's text hands the conversation to an agent; null = the "
         "default, empty = none."))
     fallback_to_agent: bool | None = None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +26,7 @@ from libs.common.db.models.router import (
 )
 from libs.common.db.models.sender import OutboundMessage, SendingNumber
 from libs.common.db.models.tenancy import Tenant
+from libs.common.inputs import STORED
 from services.router.effects import ConvState, Effects, PendingOptIn
 from services.router.flows.model import Flow, Rule
 from services.router.programs import ProgramDef
@@ -35,15 +38,34 @@ async def tenant(session: AsyncSession, tenant_id: str) -> Tenant | None:
     return await session.get(Tenant, tenant_id)
 
 
-async def rules_and_flows(session: AsyncSession, tenant_id: str
-                          ) -> tuple[list[Rule], dict[str, Flow], list[ProgramDef]]:
-    rules = [Rule.model_validate(r.definition) for r in await session.scalars(
-        select(CampaignRule).where(CampaignRule.tenant_id == tenant_id).order_by(CampaignRule.id))]
-    flows = {f.id: Flow.model_validate(f.definition) for f in await session.scalars(
-        select(FlowDefinition).where(FlowDefinition.tenant_id == tenant_id))}
-    programs = [ProgramDef.model_validate(p.definition) for p in await session.scalars(
-        select(Program).where(Program.tenant_id == tenant_id).order_by(Program.id))]
-    return rules, flows, programs
+@dataclass
+class Loaded:
+    """A tenant's stored definitions, read back with `STORED` validation; `invalid` names those
+    that do not validate even so (written around the API, or by a far older version)."""
+
+    rules: list[Rule] = field(default_factory=list)
+    flows: dict[str, Flow] = field(default_factory=dict)
+    programs: list[ProgramDef] = field(default_factory=list)
+    invalid: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, id, error)
+
+
+async def rules_and_flows(session: AsyncSession, tenant_id: str) -> Loaded:
+    out = Loaded()
+
+    async def valid(kind: str, table, model) -> list:
+        items = []
+        for row in await session.scalars(select(table).where(table.tenant_id == tenant_id)
+                                         .order_by(table.id)):
+            try:
+                items.append(model.model_validate(row.definition, context=STORED))
+            except ValidationError as exc:
+                out.invalid.append((kind, row.id, str(exc).replace("\n", " ")[:500]))
+        return items
+
+    out.rules = await valid("campaign", CampaignRule, Rule)
+    out.flows = {f.id: f for f in await valid("flow", FlowDefinition, Flow)}
+    out.programs = await valid("program", Program, ProgramDef)
+    return out
 
 
 async def definitions_version(session: AsyncSession, tenant_id: str) -> tuple:

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from libs.common.db.models.router import Timer
 from libs.common.service import Ctx
 from services.router import store
+from services.router.consumer import decide_safely
 from services.router.decide import decide_timer
 from services.router.rules_cache import tenant_rules
 
@@ -54,7 +55,8 @@ async def _fire_one(ctx: Ctx) -> bool:
         if conv is None or rules is None:
             return True
         consent = await store.consent(session, timer.tenant_id, timer.phone)
-        fx = decide_timer(timer.kind, timer.step, conv, rules, timer.phone, consent, now, timer.id)
+        fx = decide_safely(lambda r, c, n: decide_timer(timer.kind, timer.step, c, r, timer.phone,
+                                                        consent, n, timer.id), rules, conv, now, "timer")
         await store.apply(session, fx)
         for event in fx.events:  # published before the commit: a failure leaves the timer pending
             await ctx.bus.emit(event)

@@ -23,10 +23,10 @@ from libs.common.events.sms_inbound import InboundSms
 from libs.common.events.sms_sent import SmsSent
 from libs.common.events.sms_status import StatusUpdate
 from libs.common.events.subscriber_events import SubscriberEvent
+from libs.common.labels import clean_attribute_name, clean_label
 from libs.common.phone import mask
 from libs.common.service import Ctx
 from services.segmentation import profiles
-from services.segmentation.labels import clean_attribute_name, clean_label
 from services.segmentation.profiles import ATTRIBUTION_WINDOW, Context, merge
 from services.segmentation.store import activity
 from services.segmentation.store import profiles as profile_store

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from libs.common import bandit
+from libs.common import bandit, definitions, placeholders
 
 Goal = Literal["reply", "keyword", "click"]
 GOALS: tuple[str, ...] = ("reply", "keyword", "click")
@@ -42,6 +42,32 @@ def is_send(scope: Scope, experiment_id: str, marked: str | None, flow_id: str |
     if scope.flow_id:
         return marked == experiment_id
     return flow_id is None and scope.campaign_id is not None and scope.campaign_id == campaign_id
+
+
+def target_problems(flow_id: str | None, step: str | None, prompts: Sequence[str],
+                    flow: Mapping[str, Any] | None) -> list[tuple[tuple, str]]:
+    """(location, what is wrong) for an experiment's target as the router stored it: the flow
+    exists, the step is one of its steps and sends a prompt, and each variant's prompt uses
+    placeholders that step's texts may use (a campaign's prompts: links only, no variables)."""
+    if flow_id is None:
+        variables: frozenset[str] = frozenset()
+    elif flow is None:
+        return [(("flow_id",), f"unknown flow {flow_id!r}")]
+    else:
+        steps = flow.get("steps") if isinstance(flow.get("steps"), Mapping) else {}
+        if step not in steps:
+            return [(("step",), f"flow {flow_id!r} has no step {step!r} (its steps: "
+                                f"{', '.join(sorted(map(str, steps)))})")]
+        if not (steps[step] or {}).get("prompt"):
+            return [(("step",), f"step {step!r} sends no prompt: there is nothing to vary")]
+        variables = definitions.variables(flow)
+    problems = []
+    for i, prompt in enumerate(prompts):
+        try:
+            placeholders.check(prompt, variables)
+        except placeholders.BadPlaceholder as exc:
+            problems.append((("variants", i, "prompt"), str(exc)))
+    return problems
 
 
 def seeded_rng(experiment_id: str, trials: int) -> random.Random:

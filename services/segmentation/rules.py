@@ -22,6 +22,7 @@ A bad tree raises `RuleError` naming the path of the bad node (`rule.all[1].clic
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -145,7 +146,19 @@ def _label(key: str, value: Any, path: str, depth: int, counter: list[int]) -> L
 def _number(value: Any, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RuleError(path, "must be a number")
-    return float(value)
+    return _finite(value, path)
+
+
+def _finite(value: int | float, path: str) -> float:
+    """A JSON number as a float a query can compare with: huge integers overflow a float, and
+    JSON as Python reads it also knows NaN and Infinity."""
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise RuleError(path, "must be a finite number (within ±1.7e308)")
+    return number
 
 
 def _comparisons(value: Any, path: str, allowed: tuple[str, ...], what: str) -> dict[str, Any]:
@@ -192,7 +205,7 @@ def _scalar(value: Any, path: str) -> str | float:
     if isinstance(value, str) and len(value) <= 500:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        return _finite(value, path)
     raise RuleError(path, "must be a string (at most 500 characters) or a number")
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from libs.common.definitions import AsWritten
+from libs.common.inputs import Input
 from services.segmentation.experiments import Goal
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
 
-class _In(BaseModel):
+class _In(Input):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -63,7 +65,7 @@ class ScoreOut(BaseModel):
 
 
 class WeightsIn(_In):
-    weights: dict[str, int] = Field(description="Points per rule; rules left out use the default.")
+    weights: dict[str, StrictInt] = Field(description="Points per rule; rules left out use the default.")
 
 
 class WeightsOut(BaseModel):
@@ -112,7 +114,7 @@ class BroadcastIn(_In):
                            description="Slug, also the campaign id on what is sent; generated.")
     segment_id: str
     flow_id: str | None = Field(None, max_length=64)
-    body: str | None = Field(None, min_length=1, max_length=1600)
+    body: Annotated[str | None, AsWritten] = Field(None, min_length=1, max_length=1600)
     variant: str | None = Field(None, max_length=64)
     rate_per_minute: int = Field(60, ge=1, le=1_000_000, description="Enrollments per minute.")
     reply_window_hours: int = Field(72, ge=1, le=24 * 60,
@@ -213,7 +215,7 @@ class ExperimentIn(_In):
     variants: list[VariantIn] = Field(min_length=2, max_length=10)
     auto_promote: bool = True
     threshold: float = Field(0.95, ge=0.5, lt=1, description="P(best) that promotes a winner.")
-    min_sends: int = Field(30, ge=1, description="Sends every variant needs before promotion.")
+    min_sends: int = Field(30, ge=1, le=1_000_000, description="Sends every variant needs before promotion.")
 
     @model_validator(mode="after")
     def _scope(self) -> ExperimentIn:

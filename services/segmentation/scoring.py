@@ -15,11 +15,16 @@ Rules and their default points:
 Any other `score_event` name scores what the tenant's weights give it (0 by default). A score
 never goes below zero: a change that would is recorded with the delta actually applied, so the
 history always sums to the score.
+
+Weights a tenant sets must name a rule above or a score event one of its flows or campaigns
+records, within ±`MAX_WEIGHT`; engagement rules give points (0 or more) and decay takes them
+(0 or less).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,6 +40,27 @@ QUIET_PERIOD = timedelta(days=30)
 MIN_SCORE = 0
 MAX_WEIGHT = 1000
 RULE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+ENGAGEMENT = ("delivered", "clicked", "replied", "intent", "completed")
+
+
+def weight_problems(weights: Mapping[str, int], score_events: Set[str]) -> list[tuple[str, str]]:
+    """(rule, what is wrong) for each weight a tenant may not set."""
+    problems = []
+    for rule, points in weights.items():
+        if not re.match(RULE_PATTERN, rule):
+            problems.append((rule, "a rule name is lower case, e.g. 'intent'"))
+        elif rule not in DEFAULT_WEIGHTS and rule not in score_events:
+            known = ", ".join(sorted(score_events)) or "none yet"
+            problems.append((rule, f"no rule or score event is called {rule!r}: the rules are "
+                                   f"{', '.join(DEFAULT_WEIGHTS)}; score events of the tenant's flows "
+                                   f"and campaigns: {known}"))
+        elif abs(points) > MAX_WEIGHT:
+            problems.append((rule, f"at most {MAX_WEIGHT} points either way"))
+        elif rule == "decay" and points > 0:
+            problems.append((rule, "decay takes points away: 0 or less"))
+        elif rule in ENGAGEMENT and points < 0:
+            problems.append((rule, f"{rule} is engagement and gives points: 0 or more"))
+    return problems
 
 
 def weights_for(overrides: Mapping[str, int] | None) -> dict[str, int]:

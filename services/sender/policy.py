@@ -18,14 +18,15 @@ from datetime import datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from libs.common.inputs import Input
 from services.sender import caps, quiet_hours
 
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
-class SendingRules(BaseModel):
+class SendingRules(Input):
     """`PUT /v1/messages/settings`; every field has a default, so `{}` restores them all."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from libs.common.inputs import Input
 from services.sender.carriers import CARRIERS
 
 NumberType = Literal["long_code", "toll_free", "short_code"]
@@ -34,7 +35,7 @@ class NumberOut(BaseModel):
     created_at: datetime
 
 
-class MessageIn(BaseModel):
+class MessageIn(Input):
     """A one-off message. Lengths are checked by the route so that the 422 says what is wrong."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from services.router import matching
 from services.router.effects import ConvState, Effects, TimerSpec, WebhookCall
-from services.router.flows.model import END, Action, Flow, OptionDef, Step
+from services.router.flows.model import END, Action, Flow, OptionDef, Step, Trigger
 
 MAX_AUTO_STEPS = 20  # steps entered in one go (prompt-only chains); validation forbids endless ones
 
@@ -95,7 +95,7 @@ def enter(fx: Effects, flow: Flow, conv: ConvState, step_id: str | None, flows: 
                 experiment_id=experiment.id if arm else None)
     for kind, trigger in (("timeout", step.on_timeout), ("no_click", step.on_no_click)):
         if trigger is not None:
-            fx.timers.append(TimerSpec(conv.id, kind, step_id, fx.now + trigger.delay))
+            schedule(fx, conv, kind, step_id, trigger)
     if not step.options:
         if step.next:
             enter(fx, flow, conv, step.next, flows, depth + 1)
@@ -146,7 +146,7 @@ def fallback(fx: Effects, flow: Flow, conv: ConvState, flows: FlowLookup) -> Non
     if conv.fallbacks > step.max_fallbacks:
         handoff(fx, conv, "fallback exhausted")
     else:
-        fx.send(fallback_text(step), "reply", conv)
+        fx.send(fx.render(fallback_text(step), conv), "reply", conv)
 
 
 def timer(fx: Effects, flow: Flow, conv: ConvState, kind: str, step_id: str, flows: FlowLookup) -> None:
@@ -185,7 +185,7 @@ def click(fx: Effects, flow: Flow, conv: ConvState, step_id: str | None) -> None
         fx.cancel_timer_kinds.add((conv.id, "no_click"))
     if step.on_click is not None:
         fx.cancel_timer_kinds.add((conv.id, "click"))
-        fx.timers.append(TimerSpec(conv.id, "click", conv.step, fx.now + step.on_click.delay))
+        schedule(fx, conv, "click", conv.step, step.on_click)
     else:
         _finish_if_idle(fx, flow, conv, step, (step.on_timeout,))
 
@@ -195,6 +195,18 @@ def _finish_if_idle(fx: Effects, flow: Flow, conv: ConvState, step: Step, still:
     flow is complete (rather than open forever with nothing pending)."""
     if _automated(conv, flow) and not step.options and all(t is None for t in still):
         complete(fx, flow, conv)
+
+
+def schedule(fx: Effects, conv: ConvState, kind: str, step_id: str, trigger: Trigger) -> None:
+    """Arm a step's timer. One that lands past the calendar (a definition stored before durations
+    had a limit) is skipped and reported; the rest of the step goes on."""
+    try:
+        due = fx.now + trigger.delay
+    except OverflowError:
+        fx.problems.append(("timer", f"{conv.flow_id}/{step_id}: the {kind} timer (after "
+                                     f"{trigger.after}) cannot be scheduled; skipped"))
+        return
+    fx.timers.append(TimerSpec(conv.id, kind, step_id, due))
 
 
 def run_actions(fx: Effects, flow: Flow | None, conv: ConvState | None, actions: Sequence[Action],

@@ -5,6 +5,12 @@ number ranges, letters), and react to silence (`on_timeout`), to a click on one 
 (`on_click`, after a delay) or to no click (`on_no_click`). Options and triggers run actions and go
 to a `next` step or to `end`. Validation rejects unknown step names, unreachable steps and cycles
 with no way out, naming the step at fault.
+
+What a tenant saves is also held to today's limits: durations up to `durations.MAX`, texts whose
+placeholders name something that exists (`libs/common/placeholders.py`), score events that can be
+weighted. Definitions read back from the database are validated with `inputs.STORED`, which
+keeps the structure checks and skips those limits: a definition saved before a limit existed
+still loads, and what it cannot do at run time is skipped there (see `engine.schedule`).
 """
 
 from __future__ import annotations
@@ -15,24 +21,36 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from libs.common import definitions, durations, labels, placeholders
+from libs.common.definitions import DefinitionError, when_saved
+from libs.common.inputs import Input, saving
 from services.router import destinations
 
 END = "end"
 # Validation context key set when a tenant saves a definition: the PARLEY_WEBHOOK_ALLOW_PRIVATE value.
 WEBHOOK_ALLOW_PRIVATE = "webhook_allow_private"
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+SCORE_EVENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # segmentation's rule names
+NUMBER = 1_000_000  # numeric answers: a rating, a quantity, a year; not an account number
+# A keyword is recorded with each match: 64 characters, like segmentation's keyword column.
+Keyword = Annotated[str, when_saved(lambda v: None if 0 < len(v.strip()) <= 64 else
+                                    "a keyword is 1 to 64 characters")]
 
 
-def parse_duration(text: str) -> timedelta:
-    m = _DURATION.match(str(text))
-    if not m:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 24h, 2d)")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+def parse_duration(text: str, limit: timedelta | None = durations.MAX) -> timedelta:
+    return durations.parse(text, limit)
 
 
-class _Strict(BaseModel):
+def check_texts(definition: dict, variables: frozenset[str]) -> None:
+    """Every text the definition sends uses placeholders that exist (raises DefinitionError)."""
+    for path, text in definitions.texts(definition):
+        try:
+            placeholders.check(text, variables)
+        except placeholders.BadPlaceholder as exc:
+            raise DefinitionError(path, str(exc)) from exc
+
+
+class _Strict(Input, BaseModel):  # BaseModel named too: linters then see a pydantic model
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -43,17 +61,23 @@ class Reply(_Strict):
 
 class Label(_Strict):
     type: Literal["label", "unlabel"]
-    label: str = Field(min_length=1, max_length=100)
+    label: Annotated[str, when_saved(lambda v: None if labels.clean_label(v) else
+                                     f"a label is {labels.LABEL_RULE}")] = Field(min_length=1, max_length=100)
 
 
 class Score(_Strict):
     type: Literal["score"]
-    event: str = Field(min_length=1, max_length=64)
+    event: Annotated[str, when_saved(lambda v: None if SCORE_EVENT.match(v) else
+                                     "a score event is a lower-case name (letters, digits, _), e.g. "
+                                     "happy_customer: the name scoring weights give points to")] = Field(
+        min_length=1, max_length=64)
 
 
 class SetAttribute(_Strict):
     type: Literal["set"]
-    attribute: str = Field(min_length=1, max_length=64)
+    attribute: Annotated[str, when_saved(lambda v: None if labels.clean_attribute_name(v) else
+                                         f"an attribute name is {labels.ATTRIBUTE_RULE}")] = Field(
+        min_length=1, max_length=64)
     value: str = Field(max_length=500)
 
 
@@ -103,19 +127,21 @@ class Trigger(_Strict):
 
     @field_validator("after")
     @classmethod
-    def _duration(cls, v: str) -> str:
-        parse_duration(v)
+    def _duration(cls, v: str, info: ValidationInfo) -> str:
+        parse_duration(v, durations.MAX if saving(info) else None)
         return v
 
     @property
     def delay(self) -> timedelta:
-        return parse_duration(self.after)
+        return parse_duration(self.after, None)
 
 
 class OptionDef(_Strict):
-    keywords: list[str] = []
-    synonyms: list[str] = []
-    range: tuple[int, int] | None = Field(None, description="Numeric answers low..high (e.g. [4, 5]).")
+    keywords: list[Keyword] = []
+    synonyms: list[Keyword] = []
+    range: Annotated[tuple[int, int] | None, when_saved(
+        lambda r: None if r is None or max(map(abs, r)) <= NUMBER else f"a range is within ±{NUMBER:,}")] \
+        = Field(None, description="Numeric answers low..high (e.g. [4, 5]).")
     any: bool = Field(False, description="Accept any text (free-form answers).")
     threshold: float | None = Field(None, ge=50, le=100, description="Fuzzy match threshold.")
     set: dict[str, str] = Field({}, description="Conversation variables to remember.")
@@ -159,6 +185,13 @@ class Flow(_Strict):
     completion_event: str | None = Field(None, max_length=64)
     kind: Literal["reply", "marketing"] = Field(
         "marketing", description="How prompts sent without a fresh reply are classed.")
+
+    @model_validator(mode="after")
+    def _texts_are_sound(self, info: ValidationInfo) -> Flow:
+        if saving(info):
+            dumped = self.model_dump(mode="json")
+            check_texts(dumped, definitions.variables(dumped))
+        return self
 
     @model_validator(mode="after")
     def _graph_is_sound(self) -> Flow:
@@ -223,8 +256,8 @@ class Rule(_Strict):
 
     id: str = Field(pattern=SLUG)
     name: str = Field("", max_length=200)
-    keywords: list[str] = Field(min_length=1)
-    synonyms: list[str] = []
+    keywords: list[Keyword] = Field(min_length=1)
+    synonyms: list[Keyword] = []
     threshold: float | None = Field(None, ge=50, le=100)
     actions: list[Action] = []
     join: str | None = Field(None, pattern=SLUG, description="Program these keywords join "
@@ -232,7 +265,10 @@ class Rule(_Strict):
     active: bool = True
 
     @model_validator(mode="after")
-    def _does_something(self) -> Rule:
+    def _does_something(self, info: ValidationInfo) -> Rule:
         if not (self.actions or self.join):
             raise ValueError("a campaign rule needs actions or a program to join")
+        if saving(info):
+            dumped = self.model_dump(mode="json")
+            check_texts(dumped, definitions.variables(dumped))
         return self

@@ -134,3 +134,114 @@ async def test_public_and_placeholder_webhook_urls_are_accepted(suite, tenant):
     for url in ("https://hooks.acme.com/parley", "https://support.example/hooks/parley"):
         resp = await client.put("/v1/flows/survey", headers=tenant, json=_with_webhook(url))
         assert resp.status_code in (200, 201), resp.text
+def _with_trigger(kind: str, after: str) -> dict:
+    return {**GOOD, "steps": {**GOOD["steps"], "q1": {**GOOD["steps"]["q1"], kind: {"after": after}}}}
+
+
+TOO_LONG = ["99999999d", "366d", "53w", "9" * 40 + "s", "0h"]
+
+
+async def test_a_duration_out_of_range_is_422_naming_its_path(suite, tenant):
+    _, client = suite
+    for kind in ("on_timeout", "on_click", "on_no_click"):
+        for after in TOO_LONG:
+            resp = await client.post("/v1/flows", headers=tenant, json=_with_trigger(kind, after))
+            assert resp.status_code == 422, (kind, after, resp.text)
+            [error] = resp.json()["detail"]
+            assert error["loc"] == ["steps", "q1", kind, "after"], error
+            assert "more than 0 and at most 365d" in error["msg"], error
+
+
+async def test_a_duration_up_to_a_year_is_accepted(suite, tenant):
+    _, client = suite
+    resp = await client.post("/v1/flows", headers=tenant, json=_with_trigger("on_timeout", "365d"))
+    assert resp.status_code == 201, resp.text
+
+
+LINK_TEXTS = {
+    "ttl over a year": ("{link:https://shop.example/x|ttl=400d}", "at most 365d"),
+    "ttl of zero": ("{link:https://shop.example/x|ttl=0h}", "ttl"),
+    "ttl not a duration": ("{link:https://shop.example/x|ttl=soon}", "ttl"),
+    "unknown option": ("{link:https://shop.example/x|colour=red}", "colour=red"),
+    "unclosed link": ("Shop {link:https://shop.example/x now", "unclosed"),
+}
+
+
+async def test_a_bad_tracked_link_in_a_prompt_or_reply_is_refused_when_saved(suite, tenant):
+    _, client = suite
+    for label, (text, message) in LINK_TEXTS.items():
+        flow = {**GOOD, "steps": {**GOOD["steps"], "q2": {"prompt": f"Thanks! {text}"}}}
+        resp = await client.post("/v1/flows", headers=tenant, json=flow)
+        assert resp.status_code == 422, (label, resp.text)
+        [error] = resp.json()["detail"]
+        assert error["loc"] == ["steps", "q2", "prompt"] and message in error["msg"], (label, error)
+        rule = {"id": "shoes", "keywords": ["SHOES"], "actions": [{"type": "reply", "text": text}]}
+        resp = await client.post("/v1/campaigns", headers=tenant, json=rule)
+        assert resp.status_code == 422, (label, resp.text)
+        [error] = resp.json()["detail"]
+        assert error["loc"] == ["actions", 0, "text"] and message in error["msg"], (label, error)
+
+
+VARIABLES_FLOW = {"id": "vars", "start": "size", "steps": {
+    "size": {"prompt": "Hi from {brand}! Your size?", "options": [
+        {"any": True, "set": {"asked": "yes"}, "next": "colour"}]},
+    "colour": {"prompt": "Size {size} it is. Colour?",
+               "actions": [{"type": "set", "attribute": "tier", "value": "gold"}],
+               "fallback": "Sorry {tier} member, reply a colour",
+               "options": [{"keywords": ["RED"], "next": "done"}]},
+    "done": {"prompt": "{colour} in {size} ({asked}, {tier}): {link:https://shop.example/s?c={colour}|tag=x}"}}}
+
+
+async def test_placeholders_may_name_step_ids_set_variables_attributes_and_brand(suite, tenant):
+    _, client = suite
+    resp = await client.post("/v1/flows", headers=tenant, json=VARIABLES_FLOW)
+    assert resp.status_code == 201, resp.text
+
+
+BAD_PLACEHOLDERS = {
+    "unknown variable in a prompt": (("steps", "done", "prompt"), "Hi {nosuchvar}",
+                                     "{nosuchvar} names no variable"),
+    "unclosed variable": (("steps", "done", "prompt"), "Hi {name", "unclosed {"),
+    "not a name": (("steps", "done", "prompt"), "Hi {first name}", "is not a placeholder"),
+    "unknown variable in a fallback": (("steps", "colour", "fallback"), "Pick {nosuch}", "names no variable"),
+    "unknown variable inside a link": (("steps", "done", "prompt"), "{link:https://x.example/?q={nope}}",
+                                       "{nope} names no variable"),
+}
+
+
+async def test_a_placeholder_that_names_nothing_is_refused_naming_the_text(suite, tenant):
+    _, client = suite
+    for label, (loc, text, message) in BAD_PLACEHOLDERS.items():
+        flow = {**VARIABLES_FLOW, "steps": {**VARIABLES_FLOW["steps"]}}
+        flow["steps"][loc[1]] = {**flow["steps"][loc[1]], loc[2]: text}
+        resp = await client.post("/v1/flows", headers=tenant, json=flow)
+        assert resp.status_code == 422, (label, resp.text)
+        [error] = resp.json()["detail"]
+        assert error["loc"] == list(loc) and message in error["msg"], (label, error)
+    reply = {"type": "reply", "text": "Hello {name}"}
+    resp = await client.post("/v1/campaigns", headers=tenant,
+                             json={"id": "hi", "keywords": ["HI"], "actions": [reply]})
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["actions", 0, "text"]
+    ok = [{"type": "set", "attribute": "name", "value": "friend"}, reply]
+    resp = await client.post("/v1/campaigns", headers=tenant,
+                             json={"id": "hi", "keywords": ["HI"], "actions": ok})
+    assert resp.status_code == 201, resp.text
+
+
+async def test_a_score_event_that_no_weight_could_name_is_refused(suite, tenant):
+    _, client = suite
+    rule = {"id": "vip", "keywords": ["VIP"], "actions": [{"type": "score", "event": "Big Spender!"}]}
+    resp = await client.post("/v1/campaigns", headers=tenant, json=rule)
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["actions", 0, "score", "event"]
+
+
+async def test_a_handoff_acknowledgement_is_checked_like_any_text(suite, tenant):
+    _, client = suite
+    bad = {"type": "handoff", "reason": "vip", "ack": "An agent will text you, {nope}"}
+    resp = await client.post("/v1/campaigns", headers=tenant,
+                             json={"id": "vip", "keywords": ["VIP"], "actions": [bad]})
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["actions", 0, "ack"], resp.text
+    good = {**bad, "ack": "An agent at {brand} will text you"}
+    resp = await client.post("/v1/campaigns", headers=tenant,
+                             json={"id": "vip", "keywords": ["VIP"], "actions": [good]})
+    assert resp.status_code == 201, resp.text

@@ -8,10 +8,10 @@ from fastapi import APIRouter, HTTPException, Query
 from libs.common.auth import TenantDep
 from libs.common.cursors import PhoneAfter, phone_cursor
 from libs.common.db.models.segmentation import Broadcast
+from libs.common.labels import LABEL_RULE, clean_label
 from libs.common.service import CtxDep
 from services.segmentation import broadcasts
 from services.segmentation.api.common import new_id, parse_rule
-from services.segmentation.labels import LABEL_RULE, clean_label
 from services.segmentation.schemas import (
     BroadcastIn,
     BroadcastOut,

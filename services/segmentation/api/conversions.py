@@ -4,12 +4,13 @@ and the revenue per currency (`services/segmentation/metrics.py`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Response
 
 from libs.common.auth import TenantDep
 from libs.common.db.models.segmentation import Conversion
+from libs.common.inputs import past_utc
 from libs.common.service import CtxDep
 from services.segmentation.api.common import e164
 from services.segmentation.schemas import ConversionIn, ConversionOut
@@ -31,8 +32,10 @@ async def post_conversion(body: ConversionIn, tenant_id: TenantDep, ctx: CtxDep,
                           response: Response) -> ConversionOut:
     """Idempotent per order id: the same order posted again answers 200 with the first record."""
     phone = e164(body.phone)
-    at = body.occurred_at or ctx.clock()
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    try:
+        at = past_utc(body.occurred_at or ctx.clock(), ctx.clock())
+    except ValueError as exc:
+        raise HTTPException(422, [{"loc": ["body", "occurred_at"], "msg": f"occurred_at: {exc}"}]) from exc
     tallies = Tallies(tenant_id)
     async with ctx.sessions() as session, session.begin():
         existing = await activity.conversion(session, tenant_id, body.order_id)

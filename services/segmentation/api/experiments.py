@@ -19,6 +19,7 @@ from services.segmentation.schemas import (
     ReportOut,
     VariantOut,
 )
+from services.segmentation.store import definitions as flows
 from services.segmentation.store import experiments as store
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
@@ -49,6 +50,10 @@ async def create_experiment(body: ExperimentIn, tenant_id: TenantDep, ctx: CtxDe
                                   prompt=v.prompt, weight=v.weight, position=i, sends=0,
                                   successes=0) for i, v in enumerate(body.variants)]
     async with ctx.sessions() as session, session.begin():
+        flow = await flows.flow(session, tenant_id, body.flow_id) if body.flow_id else None
+        if problems := experiments.target_problems(body.flow_id, body.step,
+                                                   [v.prompt for v in body.variants], flow):
+            raise HTTPException(422, [{"loc": ["body", *loc], "msg": msg} for loc, msg in problems])
         if await store.get(session, tenant_id, exp.id) is not None:
             raise HTTPException(409, f"experiment '{exp.id}' exists")
         clash = await store.live_in_scope(session, tenant_id, exp.flow_id, exp.step, exp.campaign_id)

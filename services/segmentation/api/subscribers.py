@@ -3,24 +3,25 @@ attributes set over REST; the tenant's scoring weights."""
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Sequence
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common import definitions
 from libs.common.auth import TenantDep
 from libs.common.cursors import PhoneAfter, phone_cursor
 from libs.common.db.models.segmentation import Subscriber
-from libs.common.service import CtxDep
-from services.segmentation import scoring
-from services.segmentation.api.common import e164
-from services.segmentation.labels import (
+from libs.common.labels import (
     ATTRIBUTE_RULE,
     LABEL_RULE,
     clean_attribute_name,
     clean_label,
 )
+from libs.common.service import CtxDep
+from services.segmentation import scoring
+from services.segmentation.api.common import e164
 from services.segmentation.schemas import (
     AttributesIn,
     LabelIn,
@@ -31,6 +32,7 @@ from services.segmentation.schemas import (
     WeightsIn,
     WeightsOut,
 )
+from services.segmentation.store import definitions as flows
 from services.segmentation.store import profiles as store
 
 router = APIRouter(prefix="/v1/subscribers", tags=["subscribers"])
@@ -68,12 +70,11 @@ async def get_weights(tenant_id: TenantDep, ctx: CtxDep) -> WeightsOut:
 @router.put("/scoring", response_model=WeightsOut)
 async def put_weights(body: WeightsIn, tenant_id: TenantDep, ctx: CtxDep) -> WeightsOut:
     """Replace the tenant's overrides; they apply to events from now on (history stays)."""
-    for rule, points in body.weights.items():
-        if not re.match(scoring.RULE_PATTERN, rule):
-            raise HTTPException(422, f"weights.{rule}: a rule name is lower case, e.g. 'intent'")
-        if abs(points) > scoring.MAX_WEIGHT:
-            raise HTTPException(422, f"weights.{rule}: at most {scoring.MAX_WEIGHT} points either way")
     async with ctx.sessions() as session, session.begin():
+        events = set().union(*map(definitions.score_events, await flows.all_of(session, tenant_id)))
+        if problems := scoring.weight_problems(body.weights, events):
+            raise HTTPException(422, [{"loc": ["body", "weights", rule], "msg": f"weights.{rule}: {msg}"}
+                                      for rule, msg in problems])
         await store.set_weights(session, tenant_id, body.weights, ctx.clock())
     return WeightsOut(weights=scoring.weights_for(body.weights), defaults=scoring.DEFAULT_WEIGHTS)
 
@@ -137,8 +138,10 @@ async def set_attributes(phone: str, body: AttributesIn, tenant_id: TenantDep,
     for name, value in body.attributes.items():
         if clean_attribute_name(name) is None:
             raise HTTPException(422, f"attributes.{name}: a name is {ATTRIBUTE_RULE}")
-        if isinstance(value, str) and len(value) > 500:
+        if value is not None and len(_text(value)) > 500:
             raise HTTPException(422, f"attributes.{name}: at most 500 characters")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise HTTPException(422, f"attributes.{name}: must be a finite number")
     async with ctx.sessions() as session, session.begin():
         row = await _ensure(session, tenant_id, phone, ctx)
         for name, value in body.attributes.items():

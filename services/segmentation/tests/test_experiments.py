@@ -10,6 +10,7 @@ from sqlalchemy import update
 from libs.common.bandit import ArmStats
 from libs.common.db.models.segmentation import ExperimentVariant
 from libs.common.testing.app import eventually
+from services.router.flows import library
 from services.segmentation import experiments, jobs
 from services.segmentation.tests.helpers import at, click, fact, feed, reply, sent, verdict
 
@@ -18,6 +19,17 @@ PROMPTS = [{"key": "yes", "prompt": "Reply YES for 20% off"},
            {"key": "go", "prompt": "Reply GO for 20% off"}]
 EXPERIMENT = {"id": "cta", "name": "Call to action", "flow_id": "welcome", "step": "ask",
               "goal": "reply", "variants": PROMPTS}
+
+
+@pytest.fixture
+async def tenant(tenant, suite):
+    """The root conftest's tenant, with the welcome flow: an experiment tests a prompt of a step
+    that exists (`ask`)."""
+    _, client = suite
+    flow = next(f for f in library.flows() if f.id == "welcome").model_dump(mode="json")
+    resp = await client.post("/v1/flows", headers=tenant, json=flow)
+    assert resp.status_code == 201, resp.text
+    return tenant
 
 
 async def create(client, headers, body=EXPERIMENT):
@@ -217,6 +229,27 @@ async def test_a_bad_experiment_is_422(suite, tenant, change):
     _, client = suite
     resp = await client.post("/v1/experiments", headers=tenant, json={**EXPERIMENT, **change})
     assert resp.status_code == 422
+
+
+async def test_an_experiment_on_what_does_not_exist_is_422_naming_it(suite, tenant):
+    _, client = suite
+    silent = {"id": "silent", "start": "wait", "steps": {"wait": {"options": [{"keywords": ["GO"]}]}}}
+    assert (await client.post("/v1/flows", headers=tenant, json=silent)).status_code == 201
+    cases = [({"flow_id": "nosuch"}, ["body", "flow_id"], "unknown flow 'nosuch'"),
+             ({"step": "nosuch"}, ["body", "step"], "has no step 'nosuch' (its steps: ask)"),
+             ({"flow_id": "silent", "step": "wait"}, ["body", "step"], "sends no prompt"),
+             ({"variants": [PROMPTS[0], {"key": "x", "prompt": "Hi {first_name}"}]},
+              ["body", "variants", 1, "prompt"], "{first_name} names no variable"),
+             ({"variants": [PROMPTS[0], {"key": "x", "prompt": "Shop {link:https://a.example|ttl=9999d}"}]},
+              ["body", "variants", 1, "prompt"], "at most 365d")]
+    for change, loc, message in cases:
+        resp = await client.post("/v1/experiments", headers=tenant, json={**EXPERIMENT, **change})
+        assert resp.status_code == 422, (change, resp.text)
+        [error] = resp.json()["detail"]
+        assert error["loc"] == loc and message in error["msg"], (change, error)
+    ok = {"variants": [PROMPTS[0], {"key": "x", "prompt": "{brand}: {interest}? {link:https://a.example}"}]}
+    resp = await client.post("/v1/experiments", headers=tenant, json={**EXPERIMENT, **ok})
+    assert resp.status_code == 201, resp.text
 
 
 async def test_one_live_experiment_per_prompt(suite, tenant):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from libs.common.testing.app import eventually
 from services.segmentation import jobs, scoring
 from services.segmentation.tests.helpers import (
@@ -114,11 +112,27 @@ async def test_per_tenant_weights_apply_to_later_events(suite, tenant, ctx):
     assert (await score_of(client, tenant, P))["score"] == 7
 
 
-@pytest.mark.parametrize("weights", [{"Replied": 3}, {"replied": 5000}])
-async def test_bad_weights_are_422(suite, tenant, weights):
+async def test_bad_weights_are_422_naming_the_rule(suite, tenant):
     _, client = suite
-    resp = await client.put("/v1/subscribers/scoring", headers=tenant, json={"weights": weights})
-    assert resp.status_code == 422
+    cases = [({"Replied": 3}, "Replied", "lower case"), ({"replied": 5000}, "replied", "at most 1000"),
+             ({"happy_customer": 3}, "happy_customer", "no rule or score event is called"),
+             ({"decay": 10}, "decay", "0 or less"), ({"clicked": -5}, "clicked", "0 or more"),
+             ({"replied": True}, "replied", "integer"), ({"replied": 2.5}, "replied", "integer")]
+    for weights, rule, message in cases:
+        resp = await client.put("/v1/subscribers/scoring", headers=tenant, json={"weights": weights})
+        assert resp.status_code == 422, (weights, resp.text)
+        [error] = resp.json()["detail"]
+        assert error["loc"] == ["body", "weights", rule] and message in error["msg"], (weights, error)
+
+
+async def test_a_score_event_a_flow_or_campaign_records_can_be_weighted(suite, tenant):
+    _, client = suite
+    rule = {"id": "vip", "keywords": ["VIP"], "actions": [{"type": "score", "event": "happy_customer"}]}
+    assert (await client.post("/v1/campaigns", headers=tenant, json=rule)).status_code == 201
+    resp = await client.put("/v1/subscribers/scoring", headers=tenant,
+                            json={"weights": {"happy_customer": -4, "decay": 0}})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["weights"]["happy_customer"] == -4
 
 
 async def test_the_decay_loop_applies_decay_on_its_own(fast_loops, suite, tenant, ctx):

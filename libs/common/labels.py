@@ -1,4 +1,6 @@
 """Label and attribute names: what is accepted, normalised once at the edge (events and REST).
+Segmentation stores them; the router checks the labels and attributes a flow or campaign names
+against the same rules when it is saved.
 
 Labels are lower case without spaces (`interest:shoes`, `intent:deal`); attribute names are
 identifiers (`city`, `shoe_size`, `loyalty.tier`). Names never declared anywhere are fine: they

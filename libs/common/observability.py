@@ -2,13 +2,19 @@
 
 Logs are structlog: JSON outside a terminal (production), readable in one. One line per decision,
 with the tenant and a masked phone; secrets never reach a log line (credentials are SecretStr and
-encrypted blobs). Metrics are Prometheus, served at `/metrics`; their names live here in one place.
+encrypted blobs). The libraries' own loggers (uvicorn and its access lines, alembic, aiokafka,
+asyncio, sqlalchemy, warnings) go through the same processors, so with JSON every line is JSON.
+aiokafka's connection errors, which it repeats many times a second while a broker is away, become
+one `kafka_connection_lost` line and one `kafka_connection_restored` line per outage, counted in
+`parley_kafka_client_errors_total{kind}`. Metrics are Prometheus, served at `/metrics`; their
+names live here in one place.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
@@ -25,6 +31,7 @@ MetricName = Literal[
     "parley_webhook_seconds",
     "parley_messages_sent_total",
     "parley_link_clicks_total",
+    "parley_kafka_client_errors_total",
 ]
 
 
@@ -53,22 +60,106 @@ LINK_CLICKS = Counter(
 MESSAGES_SENT = Counter(
     _name("parley_messages_sent_total"), "Outbound actions by outcome", ["carrier", "outcome"]
 )
+KAFKA_CLIENT_ERRORS = Counter(
+    _name("parley_kafka_client_errors_total"),
+    "Connection errors of the Kafka clients (logged once per outage, counted here): connect, "
+    "metadata, fetch, produce, coordinator", ["kind"],
+)
+
+log = structlog.get_logger("parley.observability")
+
+
+class KafkaLink:
+    """Whether this process's Kafka clients can reach the broker, as they last saw it: lost on a
+    connection error, restored by the bus once a request succeeds again. Each change is one log
+    line; `up` is cheap to read (a publisher can refuse at once while it is False)."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self._lost_at = 0.0
+        self._errors = 0
+
+    def lost(self, kind: str, detail: str) -> None:
+        KAFKA_CLIENT_ERRORS.labels(kind=kind).inc()
+        self._errors += 1
+        if self.up:
+            self.up, self._lost_at = False, time.monotonic()
+            log.warning("kafka_connection_lost", kind=kind, detail=detail[:300])
+
+    def restored(self) -> None:
+        if not self.up:
+            self.up = True
+            log.info("kafka_connection_restored", down_for_s=round(time.monotonic() - self._lost_at, 1),
+                     errors=self._errors)
+            self._errors = 0
+
+
+KAFKA_LINK = KafkaLink()
+
+# What aiokafka logs (warning and above) when it cannot reach a broker, and the kind counted.
+_KAFKA_CONNECTION_ERRORS = (
+    ("Unable to update metadata", "metadata"),
+    ("Unable to request metadata", "metadata"),
+    ("Unable connect to", "connect"),
+    ("Unable to connect", "connect"),
+    ("Failed fetch messages", "fetch"),
+    ("Got error produce response", "produce"),
+    ("Coordinator dead", "coordinator"),
+    ("Marking the coordinator dead", "coordinator"),
+    ("Error sending", "connect"),
+    ("Connection at", "connect"),
+)
+
+
+class KafkaNoise(logging.Filter):
+    """Turns aiokafka's repeated connection errors into `KAFKA_LINK` state changes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not record.name.startswith("aiokafka"):
+            return True
+        message = record.getMessage()
+        for text, kind in _KAFKA_CONNECTION_ERRORS:
+            if text in message:
+                KAFKA_LINK.lost(kind, message)
+                return False
+        return True
+
+
+def _access_fields(logger, method: str, event: dict) -> dict:
+    """uvicorn's access line, also as fields: client, method, path, status."""
+    record = event.get("_record")
+    if record is not None and record.name == "uvicorn.access" and isinstance(record.args, tuple) \
+            and len(record.args) == 5:
+        event.update(zip(("client", "method", "path", "http_version", "status"), record.args, strict=True))
+    return event
 
 
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
+    """structlog for Parley's own lines and, through one root handler, for every library logger."""
     json_logs = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    renderer = (structlog.processors.JSONRenderer() if json_logs
-                else structlog.dev.ConsoleRenderer(colors=False))
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    final = ([structlog.processors.format_exc_info, structlog.processors.JSONRenderer()] if json_logs
+             else [structlog.dev.ConsoleRenderer(colors=False)])
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, _access_fields],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final]))
+    handler.addFilter(KafkaNoise())
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    logging.captureWarnings(True)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
 
@@ -76,8 +167,12 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
 Check = Callable[[], Awaitable[bool]]
 
 
-def health_router(checks: dict[str, Check]) -> APIRouter:
-    """`/healthz` (the process answers), `/readyz` (every dependency answers), `/metrics`."""
+def health_router(checks: dict[str, Check],
+                  starting: Callable[[], dict[str, str] | None] = lambda: None) -> APIRouter:
+    """`/healthz` (the process answers), `/readyz` (every dependency answers), `/metrics`.
+
+    While `starting()` gives the state of each dependency (the service is still coming up),
+    /readyz answers 503 `{"status": "starting", "checks": …}` without probing anything."""
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -86,6 +181,9 @@ def health_router(checks: dict[str, Check]) -> APIRouter:
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:
+        waiting = starting()
+        if waiting is not None:
+            return JSONResponse({"status": "starting", "checks": waiting}, status_code=503)
         results = {}
         for name, check in checks.items():
             try:

@@ -5,8 +5,15 @@ partitions (the broker's view, from DescribeGroups), on Kafka + PostgreSQL.
 The router runs as `python -m services.router` in a subprocess, as in production; the first start
 creates the schema and the topics, then each round kills it with SIGKILL (no LeaveGroup, so the
 broker still counts the dead member) and starts it again at once with the same environment (the
-same host name: a container restarted in place in its pod). Needs PARLEY_TEST_KAFKA_BOOTSTRAP and
-PARLEY_TEST_DATABASE_URL (`make bench` sets them); otherwise it prints why and skips.
+same host name: a container restarted in place in its pod). Two kinds of round, timed from the kill:
+
+- cold: a new interpreter, as a container starts; on a busy machine its imports alone can take
+  longer than a consumer group session (10 s), which then expires whatever the code does;
+- warm: a new interpreter that had already imported the code before the kill, so the figure is
+  what connecting, migrating and joining the groups cost (a container on an idle node).
+
+Needs PARLEY_TEST_KAFKA_BOOTSTRAP and PARLEY_TEST_DATABASE_URL (`make bench` sets them); otherwise
+it prints why and skips.
 
     python -m bench.restart [rounds]
 """
@@ -40,10 +47,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(env: dict[str, str], log: Path) -> subprocess.Popen:
+# A router that imports everything, says so, and starts serving only once told to.
+WARM = """
+import os, runpy, time
+from pathlib import Path
+import libs.common.service, services.router.app
+Path(os.environ["BENCH_LOADED"]).touch()
+while not Path(os.environ["BENCH_GO"]).exists():
+    time.sleep(0.005)
+runpy.run_module("services.router", run_name="__main__")
+"""
+
+
+def start(env: dict[str, str], log: Path, warm_dir: Path | None = None) -> subprocess.Popen:
     out = log.open("ab")
-    return subprocess.Popen([sys.executable, "-m", "services.router"], cwd=REPO, env=env,
-                            stdout=out, stderr=subprocess.STDOUT)
+    if warm_dir is None:
+        args = [sys.executable, "-m", "services.router"]
+    else:
+        env = {**env, "BENCH_LOADED": str(warm_dir / "loaded"), "BENCH_GO": str(warm_dir / "go")}
+        args = [sys.executable, "-c", WARM]
+    return subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def ready(port: int) -> bool:
@@ -110,12 +133,23 @@ async def measure(rounds: int, bootstrap: str, url: str) -> None:
                     if time.monotonic() > until or proc.poll() is not None:
                         raise SystemExit(f"the first start did not get ready:\n{log.read_text()}")
                     await asyncio.sleep(0.05)
-                to_ready, to_assigned = [], []
-                for _ in range(rounds):
+                figures: dict[str, list[float]] = {}
+                for n in range(2 * rounds):
+                    kind = "warm" if n % 2 else "cold"
+                    warm_dir = Path(tmp) / f"warm{n}"
+                    if kind == "warm":
+                        warm_dir.mkdir()
+                        nxt = start(env, log, warm_dir)
+                        while not (warm_dir / "loaded").exists():  # noqa: ASYNC110 (another process)
+                            await asyncio.sleep(0.01)
                     proc.send_signal(signal.SIGKILL)
                     proc.wait()
                     began = time.monotonic()
-                    proc = start(env, log)
+                    if kind == "warm":
+                        (warm_dir / "go").touch()
+                        proc = nxt
+                    else:
+                        proc = start(env, log)
                     got_ready = got_assigned = None
                     while got_ready is None or got_assigned is None:
                         now = time.monotonic()
@@ -126,8 +160,8 @@ async def measure(rounds: int, bootstrap: str, url: str) -> None:
                         if got_assigned is None and (new := await assigned_to_new(admin, groups, old)):
                             got_assigned, old = now - began, new
                         await asyncio.sleep(0.05)
-                    to_ready.append(got_ready)
-                    to_assigned.append(got_assigned)
+                    figures.setdefault(f"{kind} readyz_200_s", []).append(got_ready)
+                    figures.setdefault(f"{kind} all_groups_assigned_s", []).append(got_assigned)
                     await asyncio.sleep(1.0)  # settle: heartbeats of the new member
             finally:
                 proc.send_signal(signal.SIGTERM)
@@ -136,8 +170,8 @@ async def measure(rounds: int, bootstrap: str, url: str) -> None:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                 await admin.close()
-    for name, values in (("readyz_200_s", to_ready), ("all_groups_assigned_s", to_assigned)):
-        report(f"restart after kill -9 {name}", min=min(values), median=sorted(values)[len(values) // 2],
+    for name, values in figures.items():
+        report(f"restart {name}", min=min(values), median=sorted(values)[len(values) // 2],
                max=max(values), rounds=len(values))
 
 

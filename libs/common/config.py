@@ -120,7 +120,7 @@ class Settings(BaseSettings):
                                  "database belongs to one process only")
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'parley.db'}"
         _check_database_url(self.database_url)
-        if self.instance_id is not None and not INSTANCE_ID.match(self.instance_id):
+        if self.instance_id and not INSTANCE_ID.match(self.instance_id):
             raise ValueError(f"PARLEY_INSTANCE_ID={self.instance_id!r}: use up to 180 letters, digits, "
                              "'.', '_' or '-'")
         return self

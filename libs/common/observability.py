@@ -13,6 +13,7 @@ names live here in one place.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -71,23 +72,28 @@ log = structlog.get_logger("parley.observability")
 
 class KafkaLink:
     """Whether this process's Kafka clients can reach the broker, as they last saw it: lost on a
-    connection error, restored by the bus once a request succeeds again. Each change is one log
-    line; `up` is cheap to read (a publisher can refuse at once while it is False)."""
+    connection error, restored by the bus once a request succeeds again and no client has failed
+    for `QUIET_S` (clients reconnect on their own back-off, so their last errors trail the
+    recovery: without the quiet period one outage would log several lost/restored pairs). Each
+    change is one log line; `up` is cheap to read (a publisher can refuse at once while False)."""
+
+    QUIET_S = 2.0
 
     def __init__(self) -> None:
         self.up = True
-        self._lost_at = 0.0
+        self._lost_at = self._last_error = 0.0
         self._errors = 0
 
     def lost(self, kind: str, detail: str) -> None:
         KAFKA_CLIENT_ERRORS.labels(kind=kind).inc()
         self._errors += 1
+        self._last_error = time.monotonic()
         if self.up:
-            self.up, self._lost_at = False, time.monotonic()
+            self.up, self._lost_at = False, self._last_error
             log.warning("kafka_connection_lost", kind=kind, detail=detail[:300])
 
     def restored(self) -> None:
-        if not self.up:
+        if not self.up and time.monotonic() - self._last_error >= self.QUIET_S:
             self.up = True
             log.info("kafka_connection_restored", down_for_s=round(time.monotonic() - self._lost_at, 1),
                      errors=self._errors)
@@ -96,19 +102,14 @@ class KafkaLink:
 
 KAFKA_LINK = KafkaLink()
 
-# What aiokafka logs (warning and above) when it cannot reach a broker, and the kind counted.
-_KAFKA_CONNECTION_ERRORS = (
-    ("Unable to update metadata", "metadata"),
-    ("Unable to request metadata", "metadata"),
-    ("Unable connect to", "connect"),
-    ("Unable to connect", "connect"),
-    ("Failed fetch messages", "fetch"),
-    ("Got error produce response", "produce"),
-    ("Coordinator dead", "coordinator"),
-    ("Marking the coordinator dead", "coordinator"),
-    ("Error sending", "connect"),
-    ("Connection at", "connect"),
-)
+# What aiokafka logs (warning and above) when it cannot reach a broker; the kind it is counted as
+# comes from what was being attempted.
+_KAFKA_UNREACHABLE = re.compile(
+    r"Unable to (update|request) metadata|Unable (to )?connect|NodeNotReadyError|KafkaConnectionError"
+    r"|Connect call failed|Heartbeat session expired|Marking the coordinator dead"
+    r"|coordinator \(node \d+\) is either not started|GroupCoordinatorNotAvailable|NotCoordinatorForGroup")
+_KAFKA_KINDS = (("metadata", "metadata"), ("fetch", "fetch"), ("produce", "produce"),
+                ("coordinator", "coordinator"), ("heartbeat", "coordinator"))
 
 
 class KafkaNoise(logging.Filter):
@@ -118,20 +119,35 @@ class KafkaNoise(logging.Filter):
         if record.levelno < logging.WARNING or not record.name.startswith("aiokafka"):
             return True
         message = record.getMessage()
-        for text, kind in _KAFKA_CONNECTION_ERRORS:
-            if text in message:
-                KAFKA_LINK.lost(kind, message)
-                return False
-        return True
+        if not _KAFKA_UNREACHABLE.search(message):
+            return True
+        lowered = message.lower()
+        kind = next((kind for word, kind in _KAFKA_KINDS if word in lowered), "connect")
+        KAFKA_LINK.lost(kind, message)
+        return False
 
 
 def _access_fields(logger, method: str, event: dict) -> dict:
-    """uvicorn's access line, also as fields: client, method, path, status."""
+    """uvicorn's access line, also as fields (client, method, path, http_version, status); the
+    other libraries' format arguments are already in their message."""
+    args = event.pop("positional_args", ())
     record = event.get("_record")
-    if record is not None and record.name == "uvicorn.access" and isinstance(record.args, tuple) \
-            and len(record.args) == 5:
-        event.update(zip(("client", "method", "path", "http_version", "status"), record.args, strict=True))
+    if record is not None and record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
+        event.update(zip(("client", "method", "path", "http_version", "status"), args, strict=True))
     return event
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler on whatever sys.stderr is when a line is written, not when it was configured
+    (test runners replace it per test)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _) -> None:
+        pass
 
 
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
@@ -145,9 +161,9 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     ]
     final = ([structlog.processors.format_exc_info, structlog.processors.JSONRenderer()] if json_logs
              else [structlog.dev.ConsoleRenderer(colors=False)])
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, _access_fields],
+        foreign_pre_chain=[*shared, _access_fields], pass_foreign_args=True,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final]))
     handler.addFilter(KafkaNoise())
     root = logging.getLogger()

@@ -49,8 +49,9 @@ def run(_: argparse.Namespace) -> int:
 def sim_send(args: argparse.Namespace) -> int:
     """Text Parley as a phone would, then print what the phone receives (waits up to --wait s)."""
     base = args.url.rstrip("/")
+    # The sender serves the phone's outbox: another port when the services run apart.
+    outbox_url = f"{(args.outbox_url or base).rstrip('/')}/simulator/{args.tenant}/outbox"
     with httpx.Client(base_url=base, timeout=10) as client:
-        outbox_url = f"/simulator/{args.tenant}/outbox"
         before = client.get(outbox_url, params={"to": args.phone})
         if before.status_code != 200:
             print(f"cannot read the simulated phone: {before.status_code} {before.text}",
@@ -147,6 +148,16 @@ def migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def _port() -> int:
+    """PARLEY_PORT for the defaults: the client commands need no valid server settings."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings().port
+    except ValidationError:
+        return 8080
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parley", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,15 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("text")
     send.add_argument("--to", default="+15555550000", help="Parley's number (demo: +15555550000)")
     send.add_argument("--tenant", default="demo")
-    settings = Settings()
-    send.add_argument("--url", default=f"http://127.0.0.1:{settings.port}")
+    port = _port()
+    send.add_argument("--url", default=f"http://127.0.0.1:{port}", help="where webhooks go (ingress)")
+    send.add_argument("--outbox-url", help="where the sender serves /simulator (default: --url; "
+                                           "services run apart: http://127.0.0.1:8082)")
     send.add_argument("--wait", type=float, default=5.0, help="seconds to wait for replies")
     send.set_defaults(fn=sim_send)
     imp = sub.add_parser("import", help="import subscribers from a CSV, with a progress bar")
     imp.add_argument("file")
     imp.add_argument("--program", default="default")
     imp.add_argument("--key", help="the tenant's API key (default: $PARLEY_API_KEY)")
-    imp.add_argument("--url", default=f"http://127.0.0.1:{settings.port}")
+    imp.add_argument("--url", default=f"http://127.0.0.1:{port}", help="the router (apart: :8081)")
     imp.set_defaults(fn=import_file)
     args = parser.parse_args(argv)
     return args.fn(args)

@@ -13,8 +13,8 @@ from prometheus_client import REGISTRY
 
 from libs.common.events import sms_inbound
 from libs.common.events.base import utcnow
+from libs.common.testing import servers
 from libs.common.testing.app import eventually, running
-from libs.common.testing.servers import PrivateBroker
 from services.ingress.app import service
 from services.ingress.carriers.harness import TENANT, read_payload, signed_request
 from services.ingress.intake import stable_id
@@ -29,12 +29,8 @@ BASE = "http://parley.test"
 def private_broker(profile, tmp_path):
     if profile != "production":
         pytest.skip("needs a Kafka broker of its own (production profile)")
-    broker = PrivateBroker(tmp_path / "run")
-    try:
-        broker.start_fresh()
+    with servers.private_broker(tmp_path / "run") as broker:
         yield broker
-    finally:
-        broker.cleanup()
 
 
 async def send(client, payload: str):

@@ -24,7 +24,8 @@ from libs.common.bus.kafka import KafkaBus
 from libs.common.events import sms_inbound, sms_outbound
 from libs.common.testing.app import eventually
 from libs.common.testing.profiles import PRODUCTION, fresh_postgres, production_env
-from libs.common.testing.servers import PrivateBroker, TcpGate
+from libs.common.testing.servers import TcpGate
+from libs.common.testing.servers import private_broker as private_kafka
 from tests.deploy.processes import PARTITIONS, Process, free_port, http, service_env
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
@@ -39,12 +40,8 @@ def servers(profile):
 
 @pytest.fixture
 def private_broker(servers, tmp_path):
-    broker = PrivateBroker(tmp_path / "run")
-    try:
-        broker.start_fresh()
+    with private_kafka(tmp_path / "run") as broker:
         yield broker
-    finally:
-        broker.cleanup()
 
 
 class Phone:

@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from libs.common.testing.app import eventually
@@ -77,6 +78,17 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != b"Z"
+
+
+@contextlib.contextmanager
+def private_broker(run_dir: Path) -> Iterator[PrivateBroker]:
+    """A fresh private broker for the block, stopped and its data removed afterwards."""
+    broker = PrivateBroker(run_dir)
+    try:
+        broker.start_fresh()
+        yield broker
+    finally:
+        broker.cleanup()
 
 
 class TcpGate:

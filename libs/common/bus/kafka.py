@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import time
 from collections.abc import Sequence
 
@@ -134,14 +135,17 @@ class KafkaBus(Bus):
         if self.protocol == "PLAINTEXT":
             return
         host, _, port = self.bootstrap.split(",")[0].strip().rpartition(":")
-        options = {k: v for k, v in self.security.items()}
         try:
-            conn = await asyncio.wait_for(create_conn(host, int(port), **options), 10)
+            conn = await asyncio.wait_for(create_conn(host, int(port), **self.security), 10)
         except SaslAuthenticationFailed as exc:
             raise Misconfigured(
                 f"Kafka at {self.bootstrap} refused the credentials ({exc}): check "
                 "PARLEY_KAFKA_SECURITY_PROTOCOL, PARLEY_KAFKA_SASL_MECHANISM, "
                 "PARLEY_KAFKA_SASL_USERNAME and PARLEY_KAFKA_SASL_PASSWORD") from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise Misconfigured(
+                f"Kafka at {self.bootstrap} has a certificate this client does not trust ({exc}): "
+                "check PARLEY_KAFKA_SSL_CAFILE") from exc
         except Exception:
             return  # not a verdict on the credentials: an outage, waited out by the caller
         conn.close()

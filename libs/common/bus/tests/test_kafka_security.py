@@ -100,6 +100,20 @@ async def test_an_unreachable_sasl_listener_is_an_outage(sasl_listener):
     await bus.stop()
 
 
+async def test_an_untrusted_broker_certificate_is_a_misconfiguration(monkeypatch):
+    """The bootstrap fails as if the broker were away; asked directly, it is the certificate."""
+    from libs.common.bus import kafka
+
+    async def untrusted(*args, **kwargs):
+        raise ssl.SSLCertVerificationError("certificate verify failed: self-signed certificate")
+
+    monkeypatch.setattr(kafka, "create_conn", untrusted)
+    bus = make_bus(with_(kafka_bootstrap=f"127.0.0.1:{free_port()}", kafka_security_protocol="SSL"))
+    with pytest.raises(Misconfigured, match=r"does not trust.*PARLEY_KAFKA_SSL_CAFILE"):
+        await asyncio.wait_for(bus.start(), 30)
+    await bus.stop()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

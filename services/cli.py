@@ -135,16 +135,33 @@ def import_file(args: argparse.Namespace) -> int:
 
 
 def migrate(_: argparse.Namespace) -> int:
+    """Apply the migrations, waiting for a database that does not answer yet as a service does
+    (capped back-off with jitter, a line when it is down and when it is back); exit 2 for invalid
+    settings, 1 for what waiting cannot fix (a wrong password, a failing migration)."""
+    from pydantic import ValidationError
+
+    from libs.common.config import describe_errors
     from libs.common.db.migrate import upgrade
     from libs.common.db.session import make_engine
+    from libs.common.observability import configure_logging
+    from libs.common.startup import DATABASE, Dependencies, until_up
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print("invalid settings:\n  " + "\n  ".join(describe_errors(exc)), file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
 
     async def go() -> None:
-        engine = make_engine(Settings().database_url)
-        await upgrade(engine)
-        await engine.dispose()
+        engine = make_engine(settings.database_url)
+        try:
+            await until_up(lambda: upgrade(engine), Dependencies((DATABASE,)), DATABASE, proves=True)
+        finally:
+            await engine.dispose()
 
     asyncio.run(go())
-    print("migrations applied")
+    print("migrations applied", flush=True)
     return 0
 
 

@@ -69,6 +69,13 @@ class Process:
             await asyncio.sleep(0.05)
         return value
 
+    async def until_exit(self, probe) -> None:
+        """Until `probe` says the process is done (it may exit meanwhile), letting the loop run."""
+        deadline = time.monotonic() + STARTUP_WAIT_S
+        while not await probe():
+            assert time.monotonic() < deadline, f"still running:\n{self.output()}"
+            await asyncio.sleep(0.05)
+
     def wait_for_line(self, text: str) -> None:
         self.wait_for(lambda: any(text in line for line in self.lines), repr(text))
 

@@ -149,3 +149,26 @@ async def test_a_database_that_does_not_exist_is_a_misconfiguration_not_an_outag
     (failure,) = proc.named("startup_failed")
     assert "does not exist" in failure["error"]
     assert proc.named("dependency_down") == []
+
+
+async def test_the_migration_job_waits_for_the_database_too(servers, tmp_path):
+    url, _ = servers
+    async with fresh_postgres(url) as db_url, gate_to(f"{make_url(db_url).host}:{make_url(db_url).port}") \
+            as db_gate:
+        gated = make_url(db_url).set(host="127.0.0.1", port=db_gate.port).render_as_string(False)
+        proc = Process([sys.executable, "-m", "services", "migrate"], service_env(
+            tmp_path, free_port(), PARLEY_DATABASE_URL=gated))
+
+        async def tried_three_times():
+            return db_gate.refused >= 3
+
+        await proc.until(tried_three_times, "three tries of the database")
+        db_gate.forward()
+
+        async def exited():
+            return proc.proc.poll() is not None
+
+        await proc.until_exit(exited)
+    assert proc.finish() == 0, proc.output()
+    assert "migrations applied" in proc.output()
+    assert [e["dependency"] for e in proc.named("dependency_down")] == ["database"]

@@ -60,8 +60,11 @@ async def run(rows: int, profile: str) -> None:
 
 
 async def _import(settings, csv_path: Path, rows: int, profile: str, httpx, build_app, all_services) -> None:
+    from libs.common.service import started
+
     app = build_app(all_services(), settings)
     async with app.router.lifespan_context(app):
+        await started(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=None) as client:
             admin = {"Authorization": "Bearer bench-admin"}

@@ -212,25 +212,43 @@ def run(_: argparse.Namespace) -> int:
     return 0
 
 
-def migrate(_: argparse.Namespace) -> int:
+def migrate(args: argparse.Namespace) -> int:
+    """Apply the migrations. A database that does not answer yet is waited for as a service waits
+    (capped back-off with jitter, a line when it is down and when it is back), up to `--wait`
+    seconds; what waiting cannot fix (a wrong password, a failing migration) fails at once."""
+    from pydantic import ValidationError
+
+    from libs.common.config import describe_errors
     from libs.common.db.migrate import upgrade
     from libs.common.db.session import make_engine
+    from libs.common.observability import configure_logging
+    from libs.common.startup import DATABASE, Dependencies, until_up
 
-    url = Settings().database_url
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise Failure("invalid settings:\n  " + "\n  ".join(describe_errors(exc)), USAGE) from None
+    configure_logging(settings.log_format, settings.log_level)
+    url = settings.database_url
 
     async def go() -> None:
         engine = make_engine(url)
         try:
-            await upgrade(engine)
+            async with asyncio.timeout(args.wait or None):
+                await until_up(lambda: upgrade(engine), Dependencies((DATABASE,)), DATABASE,
+                               proves=True, wait=args.wait > 0)
         finally:
             await engine.dispose()
 
     try:
         asyncio.run(go())
+    except TimeoutError:
+        raise Failure(f"cannot migrate the database {_masked(url)}: it did not answer within "
+                      f"{args.wait:g}s; check PARLEY_DATABASE_URL") from None
     except Exception as exc:
         raise Failure(f"cannot migrate the database {_masked(url)}: {_reason(exc)}; check "
                       "PARLEY_DATABASE_URL") from None
-    print("migrations applied")
+    print("migrations applied", flush=True)
     return 0
 
 
@@ -256,7 +274,8 @@ def _last_seq(parley: Parley, outbox_url: str, phone: str) -> int:
 def sim_send(args: argparse.Namespace) -> int:
     """Text Parley as a phone would, then print what the phone receives (waits up to --wait s)."""
     phone, to = _phone(args.phone, "the phone"), _phone(args.to, "--to")
-    outbox_url = f"/simulator/{args.tenant}/outbox"
+    # The sender serves the phone's outbox: another address when the services run apart.
+    outbox_url = f"{(args.outbox_url or args.url).rstrip('/')}/simulator/{args.tenant}/outbox"
     with Parley(args.url) as parley:
         last = _last_seq(parley, outbox_url, phone)
         parley.call("POST", f"/webhooks/simulator/{args.tenant}/inbound",
@@ -362,6 +381,16 @@ def import_file(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port() -> int:
+    """PARLEY_PORT for the defaults: the client commands need no valid server settings."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings().port
+    except ValidationError:
+        return 8080
+
+
 # --- the command line ---------------------------------------------------------------------------
 
 def parser() -> argparse.ArgumentParser:
@@ -369,7 +398,10 @@ def parser() -> argparse.ArgumentParser:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the embedded suite (all services, one port)").set_defaults(fn=run)
-    sub.add_parser("migrate", help="apply database migrations and exit").set_defaults(fn=migrate)
+    mig = sub.add_parser("migrate", help="apply database migrations and exit")
+    mig.add_argument("--wait", type=float, default=300.0, help=(
+        "seconds to wait for a database that does not answer yet (0: fail at once)"))
+    mig.set_defaults(fn=migrate)
     sim = sub.add_parser("sim", help="act as a phone on the simulated carrier")
     simsub = sim.add_subparsers(dest="sim_command", required=True)
     send = simsub.add_parser("send", help="send a text and print the replies")
@@ -377,15 +409,17 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("text")
     send.add_argument("--to", default="+15555550000", help="Parley's number (demo: +15555550000)")
     send.add_argument("--tenant", default="demo")
-    settings = Settings()
-    send.add_argument("--url", default=f"http://127.0.0.1:{settings.port}")
+    port = _port()
+    send.add_argument("--url", default=f"http://127.0.0.1:{port}", help="where webhooks go (ingress)")
+    send.add_argument("--outbox-url", help="where the sender serves /simulator (default: --url; "
+                                           "services run apart: http://127.0.0.1:8082)")
     send.add_argument("--wait", type=float, default=5.0, help="seconds to wait for replies")
     send.set_defaults(fn=sim_send)
     imp = sub.add_parser("import", help="import subscribers from a CSV, with a progress bar")
     imp.add_argument("file")
     imp.add_argument("--program", default="default")
     imp.add_argument("--key", help="the tenant's API key (default: $PARLEY_API_KEY)")
-    imp.add_argument("--url", default=f"http://127.0.0.1:{settings.port}")
+    imp.add_argument("--url", default=f"http://127.0.0.1:{port}", help="the router (apart: :8081)")
     imp.set_defaults(fn=import_file)
     return top
 

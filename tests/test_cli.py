@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 
 import httpx
@@ -26,9 +27,12 @@ async def parley(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+SERVER_LOG = re.compile(r"^\d{4}-\d\d-\d\dT")  # the in-process test server's own log lines
+
+
 def one_line(err: str) -> str:
     assert "Traceback" not in err, err
-    lines = err.strip().splitlines()
+    lines = [line for line in err.strip().splitlines() if not SERVER_LOG.match(line)]
     assert len(lines) == 1, err
     assert lines[0].startswith("parley: "), err
     return lines[0]
@@ -250,9 +254,16 @@ def closed_database() -> str:
 
 def test_migrate_with_the_database_unreachable_names_the_setting(capsys, monkeypatch):
     monkeypatch.setenv("PARLEY_DATABASE_URL", closed_database())
-    code = main(["migrate"])
+    code = main(["migrate", "--wait", "0"])
     line = one_line(capsys.readouterr().err)
     assert code == 1 and "cannot migrate" in line and "PARLEY_DATABASE_URL" in line
+
+
+def test_migrate_waits_for_the_database_up_to_its_limit(capsys, monkeypatch):
+    monkeypatch.setenv("PARLEY_DATABASE_URL", closed_database())
+    code = main(["migrate", "--wait", "1.5"])
+    err = capsys.readouterr().err
+    assert code == 1 and "did not answer within 1.5s" in err and "PARLEY_DATABASE_URL" in err
 
 
 def test_migrate_applies_the_migrations(capsys, monkeypatch, tmp_path):

@@ -8,16 +8,12 @@ the very command line and data it had, as a restarted broker comes back at the s
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-from pathlib import Path
-
 import pytest
 from prometheus_client import REGISTRY
 
 from libs.common.events import sms_inbound
 from libs.common.events.base import utcnow
+from libs.common.testing import servers
 from libs.common.testing.app import eventually, running
 from services.ingress.app import service
 from services.ingress.carriers.harness import TENANT, read_payload, signed_request
@@ -26,79 +22,15 @@ from services.ingress.tests.support import Probe, add_tenant
 
 BEFORE = "95ddb286-0866-4960-c78a-5841e8f69bb4"  # inbound_mms.json
 RETRIED = "84cca175-9755-4859-b67f-4730d7f58aa3"  # inbound.json
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "kafka.sh"
 BASE = "http://parley.test"
-
-
-class PrivateBroker:
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-        self.env = {**os.environ, "PARLEY_RUN_DIR": str(run_dir)}
-        self.restarted: subprocess.Popen | None = None
-        self.bootstrap = ""
-
-    @property
-    def pid_file(self) -> Path:
-        return self.run_dir / "kafka" / "pid"
-
-    def script(self, command: str) -> None:
-        subprocess.run([str(SCRIPT), command], env=self.env, check=True, capture_output=True,
-                       timeout=240)
-
-    def start_fresh(self) -> None:
-        self.script("start")
-        lines = (self.run_dir / "kafka.env").read_text().split()
-        self.bootstrap = dict(line.split("=", 1) for line in lines)["PARLEY_TEST_KAFKA_BOOTSTRAP"]
-
-    async def stop(self) -> list[bytes]:
-        """SIGTERM by pid (a clean shutdown keeps the data); returns its command line."""
-        pid = int(self.pid_file.read_text().strip())
-        cmdline = _cmdline(pid)
-        os.kill(pid, signal.SIGTERM)
-
-        async def gone() -> bool:
-            if self.restarted is not None and self.restarted.pid == pid:
-                return self.restarted.poll() is not None
-            return not _alive(pid)
-
-        await eventually(gone, timeout=60)
-        return cmdline
-
-    def restart(self, cmdline: list[bytes]) -> None:
-        log = (self.run_dir / "kafka" / "kafka.out").open("ab")
-        self.restarted = subprocess.Popen(cmdline, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
-        self.pid_file.write_text(f"{self.restarted.pid}\n")  # so `kafka.sh stop` stops this one
-
-    def cleanup(self) -> None:
-        subprocess.run([str(SCRIPT), "stop"], env=self.env, check=False, capture_output=True, timeout=120)
-        if self.restarted is not None:
-            self.restarted.wait(timeout=60)
-
-
-def _cmdline(pid: int) -> list[bytes]:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
-
-
-def _alive(pid: int) -> bool:
-    """Running, and not a zombie (the broker kafka.sh started is not our child to reap)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != b"Z"
 
 
 @pytest.fixture
 def private_broker(profile, tmp_path):
     if profile != "production":
         pytest.skip("needs a Kafka broker of its own (production profile)")
-    broker = PrivateBroker(tmp_path / "run")
-    try:
-        broker.start_fresh()
+    with servers.private_broker(tmp_path / "run") as broker:
         yield broker
-    finally:
-        broker.cleanup()
 
 
 async def send(client, payload: str):

@@ -6,11 +6,24 @@ session factory built from these values and never branch on which one they got.
 
 from __future__ import annotations
 
+import re
+import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+# What each backend needs to run under asyncio: the embedded SQLite file and PostgreSQL.
+ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+# Kafka's rule for group.instance.id, less room for the group and topic appended to it.
+INSTANCE_ID = re.compile(r"^[A-Za-z0-9._-]{1,180}$")
+
+
+class Misconfigured(Exception):
+    """A setting that cannot work: waiting will not fix it, so the service exits naming it."""
 
 
 class Settings(BaseSettings):
@@ -18,7 +31,9 @@ class Settings(BaseSettings):
 
     # Where things run
     host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
-    port: int = Field(8080, description="HTTP port (embedded mode serves everything on it).")
+    port: int = Field(8080, description="HTTP port. The embedded suite serves everything on it; a service "
+                                        "run alone defaults to its own: ingress 8080, router 8081, "
+                                        "sender 8082, segmentation 8083.")
     data_dir: Path = Field(Path(".parley"), description="Embedded mode: SQLite file and demo key.")
     public_base_url: str | None = Field(
         None, description="Public URL carriers call (for webhook signatures behind a proxy)."
@@ -40,6 +55,14 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: str | None = Field(
         None, description="Client certificate, for brokers that require mutual TLS.")
     kafka_ssl_keyfile: str | None = Field(None, description="Private key of the client certificate.")
+    instance_id: str | None = Field(
+        None, description="This replica's stable name for Kafka static group membership (with the group "
+                          "and topic appended); default: the host name, which is the pod name on "
+                          "Kubernetes. Must differ between replicas: leave it out of shared config.")
+    kafka_static_membership: bool = Field(
+        True, description="Rejoin consumer groups as the same member after a restart (10 s session), so a "
+                          "container restarted in place takes its partitions back at once; off: "
+                          "ordinary members with a 6 s session.")
     kafka_replication_factor: int = Field(
         1, ge=1, description="Replicas per topic when Parley creates them (3 on a production cluster).")
     bus_max_tries: int = Field(5, ge=1, description="Handler tries before a dead-letter topic.")
@@ -106,12 +129,59 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:
+            if self.bus == "kafka":
+                # Each process would silently keep its own SQLite file: the services would not
+                # share tenants, consent or anything else.
+                raise ValueError("PARLEY_BUS=kafka needs PARLEY_DATABASE_URL (the PostgreSQL every "
+                                 "service shares, postgresql+asyncpg://…); the embedded SQLite "
+                                 "database belongs to one process only")
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'parley.db'}"
+        _check_database_url(self.database_url)
+        if self.instance_id and not INSTANCE_ID.match(self.instance_id):
+            raise ValueError(f"PARLEY_INSTANCE_ID={self.instance_id!r}: use up to 180 letters, digits, "
+                             "'.', '_' or '-'")
         return self
 
     @property
     def is_sqlite(self) -> bool:
         return str(self.database_url).startswith("sqlite")
+
+
+def _check_database_url(url: str) -> None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError("PARLEY_DATABASE_URL is not a database URL; expected "
+                         "postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE") from None
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if ASYNC_DRIVERS.get(backend) != driver:
+        raise ValueError(f"PARLEY_DATABASE_URL uses {backend}+{driver}; Parley runs on "
+                         "postgresql+asyncpg:// or sqlite+aiosqlite://")
+
+
+def group_instance_id(settings: Settings, worker: int | None = None) -> str | None:
+    """This process's Kafka group.instance.id stem (None: static membership off).
+
+    Unique per replica and stable across its restarts: PARLEY_INSTANCE_ID, else the host name,
+    which Kubernetes sets to the pod name and keeps when it restarts a container in place (the
+    kill -9 case); a Deployment's replacement pod gets a new name, so a new member. A process that
+    runs several workers of one service on one host passes each worker's index, so their ids differ.
+    """
+    if not settings.kafka_static_membership:
+        return None
+    stem = settings.instance_id or socket.gethostname().split(".")[0] or "parley"
+    stem = re.sub(r"[^A-Za-z0-9._-]", "-", stem)
+    return stem if worker is None else f"{stem}-w{worker}"
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One line per invalid setting, named as its environment variable."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        names = [f"PARLEY_{str(part).upper()}" for part in err["loc"] if isinstance(part, str)]
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{names[0]}: {message}" if names else message)
+    return lines
 
 
 def env_table() -> list[tuple[str, str, str]]:

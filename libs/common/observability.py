@@ -2,13 +2,20 @@
 
 Logs are structlog: JSON outside a terminal (production), readable in one. One line per decision,
 with the tenant and a masked phone; secrets never reach a log line (credentials are SecretStr and
-encrypted blobs). Metrics are Prometheus, served at `/metrics`; their names live here in one place.
+encrypted blobs). The libraries' own loggers (uvicorn and its access lines, alembic, aiokafka,
+asyncio, sqlalchemy, warnings) go through the same processors, so with JSON every line is JSON.
+aiokafka's connection errors, which it repeats many times a second while a broker is away, become
+one `kafka_connection_lost` line and one `kafka_connection_restored` line per outage, counted in
+`parley_kafka_client_errors_total{kind}`. Metrics are Prometheus, served at `/metrics`; their
+names live here in one place.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
@@ -30,6 +37,7 @@ MetricName = Literal[
     "parley_send_reconciliations_total",
     "parley_simulator_receipts_total",
     "parley_definition_errors_total",
+    "parley_kafka_client_errors_total",
 ]
 
 
@@ -88,22 +96,125 @@ RECONCILIATIONS = Counter(
     "found_sent, not_found_resent, unknown (failed, rule carrier_unknown)",
     ["carrier", "outcome"],
 )
+KAFKA_CLIENT_ERRORS = Counter(
+    _name("parley_kafka_client_errors_total"),
+    "Connection errors of the Kafka clients (logged once per outage, counted here): connect, "
+    "metadata, fetch, produce, coordinator", ["kind"],
+)
+
+log = structlog.get_logger("parley.observability")
+
+
+class KafkaLink:
+    """Whether this process's Kafka clients can reach the broker, as they last saw it: lost on a
+    connection error, restored by the bus once a request succeeds again and no client has failed
+    for `QUIET_S` (clients reconnect on their own back-off, so their last errors trail the
+    recovery: without the quiet period one outage would log several lost/restored pairs). Each
+    change is one log line; `up` is cheap to read (a publisher can refuse at once while False)."""
+
+    QUIET_S = 2.0
+
+    def __init__(self) -> None:
+        self.up = True
+        self._lost_at = self._last_error = 0.0
+        self._errors = 0
+
+    def lost(self, kind: str, detail: str) -> None:
+        KAFKA_CLIENT_ERRORS.labels(kind=kind).inc()
+        self._errors += 1
+        self._last_error = time.monotonic()
+        if self.up:
+            self.up, self._lost_at = False, self._last_error
+            log.warning("kafka_connection_lost", kind=kind, detail=detail[:300])
+
+    def restored(self) -> None:
+        if not self.up and time.monotonic() - self._last_error >= self.QUIET_S:
+            self.up = True
+            log.info("kafka_connection_restored", down_for_s=round(time.monotonic() - self._lost_at, 1),
+                     errors=self._errors)
+            self._errors = 0
+
+
+KAFKA_LINK = KafkaLink()
+
+# What aiokafka logs (warning and above) when it cannot reach a broker; the kind it is counted as
+# comes from what was being attempted.
+_KAFKA_UNREACHABLE = re.compile(
+    r"Unable to (update|request) metadata|Unable (to )?connect|NodeNotReadyError|KafkaConnectionError"
+    r"|Connect call failed|Heartbeat session expired|Marking the coordinator dead"
+    r"|coordinator \(node \d+\) is either not started|GroupCoordinatorNotAvailable|NotCoordinatorForGroup")
+_KAFKA_KINDS = (("metadata", "metadata"), ("fetch", "fetch"), ("produce", "produce"),
+                ("coordinator", "coordinator"), ("heartbeat", "coordinator"))
+
+
+class KafkaNoise(logging.Filter):
+    """Turns aiokafka's repeated connection errors into `KAFKA_LINK` state changes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not record.name.startswith("aiokafka"):
+            return True
+        message = record.getMessage()
+        if not _KAFKA_UNREACHABLE.search(message):
+            return True
+        lowered = message.lower()
+        kind = next((kind for word, kind in _KAFKA_KINDS if word in lowered), "connect")
+        KAFKA_LINK.lost(kind, message)
+        return False
+
+
+def _access_fields(logger, method: str, event: dict) -> dict:
+    """uvicorn's access line, also as fields (client, method, path, http_version, status); the
+    other libraries' format arguments are already in their message."""
+    args = event.pop("positional_args", ())
+    record = event.get("_record")
+    if record is not None and record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
+        event.update(zip(("client", "method", "path", "http_version", "status"), args, strict=True))
+    return event
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler on whatever sys.stderr is when a line is written, not when it was configured
+    (test runners replace it per test)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _) -> None:
+        pass
 
 
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
+    """structlog for Parley's own lines and, through one root handler, for every library logger."""
     json_logs = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    renderer = (structlog.processors.JSONRenderer() if json_logs
-                else structlog.dev.ConsoleRenderer(colors=False))
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    final = ([structlog.processors.format_exc_info, structlog.processors.JSONRenderer()] if json_logs
+             else [structlog.dev.ConsoleRenderer(colors=False)])
+    handler = _Stderr()
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, _access_fields], pass_foreign_args=True,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final]))
+    handler.addFilter(KafkaNoise())
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # httpx logs every request at INFO: the calls that matter (webhooks, carriers, receipts) have
+    # lines of their own, and a line per request would drown them and the CLI's one-line errors.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+    logging.captureWarnings(True)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
 
@@ -111,8 +222,12 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
 Check = Callable[[], Awaitable[bool]]
 
 
-def health_router(checks: dict[str, Check]) -> APIRouter:
-    """`/healthz` (the process answers), `/readyz` (every dependency answers), `/metrics`."""
+def health_router(checks: dict[str, Check],
+                  starting: Callable[[], dict[str, str] | None] = lambda: None) -> APIRouter:
+    """`/healthz` (the process answers), `/readyz` (every dependency answers), `/metrics`.
+
+    While `starting()` gives the state of each dependency (the service is still coming up),
+    /readyz answers 503 `{"status": "starting", "checks": …}` without probing anything."""
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -121,6 +236,9 @@ def health_router(checks: dict[str, Check]) -> APIRouter:
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:
+        waiting = starting()
+        if waiting is not None:
+            return JSONResponse({"status": "starting", "checks": waiting}, status_code=503)
         results = {}
         for name, check in checks.items():
             try:

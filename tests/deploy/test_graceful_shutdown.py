@@ -4,103 +4,18 @@ producer and exits 0: checked on real processes started the way Kubernetes and C
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
-from pathlib import Path
 
-import httpx
 import pytest
 
 from libs.common.bus.memory import partition_for
 from libs.common.testing.profiles import EMBEDDED, production_env
-from tests.deploy import kustomize
+from tests.deploy.processes import PARTITIONS, Process, free_port, service_env
 from tests.deploy.slow_service import EVENT, GROUP, TOPIC
-from tests.deploy.support import REPO, one, rendered
-
-STARTUP_WAIT_S = 60.0  # a bound on waiting, not a measurement
-PARTITIONS = 2
-
-
-def grace_period_s() -> int:
-    """What Kubernetes gives a pod between SIGTERM and SIGKILL (deploy/k8s)."""
-    return kustomize.pod_spec(one(rendered(), "Deployment", "parley-router"))[
-        "terminationGracePeriodSeconds"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Process:
-    """A child process whose merged output is collected line by line."""
-
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        base = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-        self.proc = subprocess.Popen(args, cwd=REPO, env={**base, **env}, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_for(self, probe, what: str) -> None:
-        deadline = time.monotonic() + STARTUP_WAIT_S
-        while not probe():
-            assert self.proc.poll() is None, f"exited {self.proc.returncode} before {what}:\n{self.output()}"
-            assert time.monotonic() < deadline, f"no {what}:\n{self.output()}"
-            time.sleep(0.05)
-
-    def wait_for_line(self, text: str) -> None:
-        self.wait_for(lambda: any(text in line for line in self.lines), repr(text))
-
-    def wait_healthy(self, port: int) -> None:
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-        self.wait_for(healthy, "/healthz")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.finish()
-
-    def finish(self) -> int:
-        try:
-            code = self.proc.wait(timeout=grace_period_s())
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            pytest.fail(f"still running {grace_period_s()} s after SIGTERM:\n{self.output()}")
-        self._reader.join()
-        return code
-
-    def events(self) -> list[dict]:
-        out = []
-        for line in self.lines:
-            if line.startswith("{"):
-                out.append(json.loads(line))
-        return out
-
-
-def service_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
-    return {"PARLEY_PORT": str(port), "PARLEY_HOST": "127.0.0.1", "PARLEY_DATA_DIR": str(tmp_path),
-            "PARLEY_DEMO": "false", "PARLEY_SIMULATOR": "false", "PARLEY_LOG_FORMAT": "json",
-            "PARLEY_PARTITIONS": str(PARTITIONS), **extra}
 
 
 def test_a_service_stops_on_sigterm_drains_and_exits_zero(tmp_path):
@@ -116,16 +31,23 @@ def test_a_service_stops_on_sigterm_drains_and_exits_zero(tmp_path):
 
 
 def test_a_service_that_cannot_start_exits_non_zero(tmp_path):
-    proc = Process([sys.executable, "-m", "services.router"], service_env(
-        tmp_path, free_port(), PARLEY_DATABASE_URL="postgresql+asyncpg://parley@127.0.0.1:1/parley"))
-    assert proc.finish() == 3, proc.output()
+    """Waiting cannot fix a port another process holds (tests/deploy/test_startup.py: an
+    unreachable database is waited for, a misconfiguration exits)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        proc = Process([sys.executable, "-m", "services.router"],
+                       service_env(tmp_path, taken.getsockname()[1]))
+        assert proc.finish() == 3, proc.output()
 
 
 def _bus_env(profile: str, prefix: str) -> dict[str, str]:
     if profile == EMBEDDED:
         return {"PARLEY_BUS": "memory"}
-    _, bootstrap = production_env()
-    return {"PARLEY_BUS": "kafka", "PARLEY_KAFKA_BOOTSTRAP": bootstrap, "PARLEY_TOPIC_PREFIX": prefix}
+    url, bootstrap = production_env()
+    # The slow service keeps no rows: the shared server's database, without migrating it.
+    return {"PARLEY_BUS": "kafka", "PARLEY_KAFKA_BOOTSTRAP": bootstrap, "PARLEY_TOPIC_PREFIX": prefix,
+            "PARLEY_DATABASE_URL": url, "PARLEY_MIGRATE_ON_START": "false"}
 
 
 async def _committed_offset(bootstrap: str, prefix: str) -> int | None:

@@ -62,6 +62,10 @@ class Consumer(abc.ABC):
 
 
 class Bus(abc.ABC):
+    # True while the bus knows it cannot reach its broker, so publishing would fail: a cheap check,
+    # for answering at once instead of waiting for a publish to time out. Kafka: `KafkaBus`.
+    broker_down: bool = False
+
     @abc.abstractmethod
     async def start(self) -> None: ...
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from aiokafka.helpers import create_ssl_context
 
-from libs.common.config import Settings
+from libs.common.config import Misconfigured, Settings
 
 
-class KafkaSecurityError(ValueError):
+class KafkaSecurityError(Misconfigured, ValueError):
     """The security settings cannot work together."""
 
 
@@ -25,10 +25,14 @@ def client_options(settings: Settings) -> dict[str, Any]:
     if protocol in ("SSL", "SASL_SSL"):
         if bool(settings.kafka_ssl_certfile) != bool(settings.kafka_ssl_keyfile):
             raise KafkaSecurityError("PARLEY_KAFKA_SSL_CERTFILE and PARLEY_KAFKA_SSL_KEYFILE go together")
-        options["ssl_context"] = create_ssl_context(
-            cafile=settings.kafka_ssl_cafile or None,
-            certfile=settings.kafka_ssl_certfile or None,
-            keyfile=settings.kafka_ssl_keyfile or None)
+        try:
+            options["ssl_context"] = create_ssl_context(
+                cafile=settings.kafka_ssl_cafile or None,
+                certfile=settings.kafka_ssl_certfile or None,
+                keyfile=settings.kafka_ssl_keyfile or None)
+        except OSError as exc:  # a file that is missing or unreadable, a key that does not match
+            raise KafkaSecurityError("PARLEY_KAFKA_SSL_CAFILE, _CERTFILE or _KEYFILE cannot be used: "
+                                     f"{exc}") from exc
     if protocol.startswith("SASL_"):
         password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
         if not settings.kafka_sasl_username or not password:

@@ -1,8 +1,10 @@
 """Decode → handle → produce, written once for both backends; the backend commits afterwards.
 
 `process_record` returns normally when the record may be committed: handled and its output
-published, or parked on the dead-letter topic. It raises only when publishing failed, in which
-case the backend must not commit and will deliver the record again.
+published, or parked on the dead-letter topic. It raises when publishing failed, or when the
+handler failed because the database or the broker cannot be reached (an outage is not the
+event's fault, so it does not use up the event's tries): the backend must not commit, and
+delivers the record again after a pause.
 
 `process_records` is the same for a run of consecutive records of one partition. A consumer that
 has a batch handler gets them in one call (one transaction instead of one per event, which is what
@@ -23,6 +25,7 @@ from pydantic import ValidationError
 from libs.common.bus.base import DLQ_SUFFIX, BatchHandler, Handler, InvalidEvent, Record
 from libs.common.events import MODELS, Event
 from libs.common.observability import BUS_DEAD_LETTERS, BUS_HANDLED
+from libs.common.startup import DATABASE, outage
 
 log = structlog.get_logger("parley.bus")
 
@@ -70,6 +73,8 @@ async def process_record(
             await _dead_letter(publisher, record, group, topic_name, f"invalid: {exc}", attempt)
             return
         except Exception as exc:
+            if outage(exc, DATABASE) is not None:
+                raise
             log.warning("handler_failed", topic=topic_name, group=group, attempt=attempt,
                         offset=record.offset, error=repr(exc))
             if attempt == max_tries:

@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from libs.common.config import Settings
-from libs.common.service import Ctx, Service, build_app
+from libs.common.service import Ctx, Service, build_app, started
 
 T = TypeVar("T")
 
@@ -20,9 +20,11 @@ T = TypeVar("T")
 @asynccontextmanager
 async def running(services: Sequence[Service], settings: Settings
                   ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """Start the app's lifespan (migrations, bus, consumers) and yield it with a client."""
+    """Start the app's lifespan (migrations, bus, consumers), wait until its services are ready,
+    and yield it with a client."""
     app = build_app(services, settings)
     async with app.router.lifespan_context(app):
+        await started(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://parley.test") as client:
             yield app, client

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import ssl
 
 import pytest
@@ -12,13 +13,14 @@ from pydantic import SecretStr
 
 from libs.common.bus import BusUnavailable, make_bus
 from libs.common.bus.kafka_security import KafkaSecurityError, client_options
-from libs.common.config import Settings
+from libs.common.config import Misconfigured, Settings
 from libs.common.events.sms_inbound import InboundSms
+from libs.common.startup import BUS, outage
 from libs.common.testing.app import eventually
 
 
 def with_(**values) -> Settings:
-    return Settings(bus="kafka", **values)
+    return Settings(bus="kafka", database_url="postgresql+asyncpg://parley@127.0.0.1/parley", **values)
 
 
 def test_plaintext_needs_nothing_more():
@@ -78,12 +80,44 @@ async def test_the_bus_publishes_and_consumes_through_an_authenticated_listener(
         await bus.stop()
 
 
-async def test_a_wrong_password_is_refused_at_start(sasl_listener):
+async def test_a_wrong_password_is_a_misconfiguration_not_an_outage(sasl_listener):
+    """aiokafka reports a refused login as "unable to bootstrap", as it does an unreachable
+    broker; the service must not wait for it forever but exit naming the settings."""
     wrong = sasl_listener.model_copy(update={"kafka_sasl_password": SecretStr("not-the-password")})
     bus = make_bus(wrong)
-    with pytest.raises(BusUnavailable, match=r"SASL_PLAINTEXT.*PARLEY_KAFKA_SECURITY_PROTOCOL"):
+    with pytest.raises(Misconfigured, match=r"refused the credentials.*PARLEY_KAFKA_SASL_PASSWORD") as err:
+        await asyncio.wait_for(bus.start(), 30)
+    assert outage(err.value, BUS) is None
+    await bus.stop()
+
+
+async def test_an_unreachable_sasl_listener_is_an_outage(sasl_listener):
+    closed = free_port()
+    bus = make_bus(sasl_listener.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{closed}"}))
+    with pytest.raises(BusUnavailable, match=r"SASL_PLAINTEXT.*PARLEY_KAFKA_SECURITY_PROTOCOL") as err:
+        await asyncio.wait_for(bus.start(), 30)
+    assert outage(err.value, BUS) == BUS
+    await bus.stop()
+
+
+async def test_an_untrusted_broker_certificate_is_a_misconfiguration(monkeypatch):
+    """The bootstrap fails as if the broker were away; asked directly, it is the certificate."""
+    from libs.common.bus import kafka
+
+    async def untrusted(*args, **kwargs):
+        raise ssl.SSLCertVerificationError("certificate verify failed: self-signed certificate")
+
+    monkeypatch.setattr(kafka, "create_conn", untrusted)
+    bus = make_bus(with_(kafka_bootstrap=f"127.0.0.1:{free_port()}", kafka_security_protocol="SSL"))
+    with pytest.raises(Misconfigured, match=r"does not trust.*PARLEY_KAFKA_SSL_CAFILE"):
         await asyncio.wait_for(bus.start(), 30)
     await bus.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 async def _async(value):

@@ -1,0 +1,192 @@
+"""Outages on demand for tests: a Kafka broker of a test's own that it can stop and start again, a
+TCP gate that makes a server unreachable and reachable again, and the broker's view of a group.
+
+The private broker is `scripts/kafka.sh` with a run directory of the test's own, so the shared
+broker other tests use is never touched. It is stopped by its pid and started again with the very
+command line and data it had, as a restarted broker comes back at the same address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from libs.common.testing.app import eventually
+
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "kafka.sh"
+
+
+class PrivateBroker:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.env = {**os.environ, "PARLEY_RUN_DIR": str(run_dir)}
+        self.restarted: subprocess.Popen | None = None
+        self.bootstrap = ""
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "kafka" / "pid"
+
+    def script(self, command: str) -> None:
+        subprocess.run([str(SCRIPT), command], env=self.env, check=True, capture_output=True,
+                       timeout=240)
+
+    def start_fresh(self) -> None:
+        self.script("start")
+        lines = (self.run_dir / "kafka.env").read_text().split()
+        self.bootstrap = dict(line.split("=", 1) for line in lines)["PARLEY_TEST_KAFKA_BOOTSTRAP"]
+
+    async def stop(self) -> list[bytes]:
+        """SIGTERM by pid (a clean shutdown keeps the data); returns its command line."""
+        pid = int(self.pid_file.read_text().strip())
+        cmdline = _cmdline(pid)
+        os.kill(pid, signal.SIGTERM)
+
+        async def gone() -> bool:
+            if self.restarted is not None and self.restarted.pid == pid:
+                return self.restarted.poll() is not None
+            return not _alive(pid)
+
+        await eventually(gone, timeout=60)
+        return cmdline
+
+    def restart(self, cmdline: list[bytes]) -> None:
+        log = (self.run_dir / "kafka" / "kafka.out").open("ab")
+        self.restarted = subprocess.Popen(cmdline, stdout=log, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pid_file.write_text(f"{self.restarted.pid}\n")  # so `kafka.sh stop` stops this one
+
+    def cleanup(self) -> None:
+        subprocess.run([str(SCRIPT), "stop"], env=self.env, check=False, capture_output=True, timeout=120)
+        if self.restarted is not None:
+            self.restarted.wait(timeout=60)
+
+
+def _cmdline(pid: int) -> list[bytes]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie (the broker kafka.sh started is not our child to reap)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != b"Z"
+
+
+@contextlib.contextmanager
+def private_broker(run_dir: Path) -> Iterator[PrivateBroker]:
+    """A fresh private broker for the block, stopped and its data removed afterwards."""
+    broker = PrivateBroker(run_dir)
+    try:
+        broker.start_fresh()
+        yield broker
+    finally:
+        broker.cleanup()
+
+
+class TcpGate:
+    """A TCP forwarder on 127.0.0.1:`port` to `target`, forwarding or refusing. Refusing, it
+    resets every connection at once (the ones open and each new one, counted in `refused`), as a
+    server that went away; forwarding again, it is the server come back. It runs on the test's
+    event loop, so the test must await (not sleep) while traffic should flow."""
+
+    def __init__(self, target_host: str, target_port: int, port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = port
+        self.forwarding = False
+        self.refused = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._pipes: set[asyncio.Task] = set()
+
+    async def listen(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+    def forward(self) -> None:
+        self.forwarding = True
+
+    def refuse(self) -> None:
+        self.forwarding = False
+        for writer in list(self._writers):
+            writer.transport.abort()
+
+    async def close(self) -> None:
+        self.refuse()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._pipes):
+            task.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+
+    async def __aenter__(self) -> TcpGate:
+        await self.listen()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.forwarding:
+            self.refused += 1
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+        for src, dst in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(src, dst))
+            self._pipes.add(task)
+            task.add_done_callback(self._pipes.discard)
+
+    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._writers.discard(dst)
+            with contextlib.suppress(Exception):
+                dst.transport.abort()
+
+
+def describe_groups_v2(groups: list[str]):
+    """A DescribeGroups request pinned to v2: aiokafka 0.14 decodes a v3 answer with the v2
+    schema, which fails as soon as a group has members."""
+    from aiokafka.protocol.admin import DescribeGroupsRequest_v2
+    from aiokafka.protocol.api import Request
+
+    class DescribeGroupsV2(Request[DescribeGroupsRequest_v2]):
+        API_KEY = 15
+
+        def build(self, request_struct_class):
+            return request_struct_class(groups)
+
+    return DescribeGroupsV2()
+
+
+async def group_members(admin, groups: list[str]) -> dict[str, tuple[str, list[tuple[str, set[int]]]]]:
+    """{group: (state, [(member id, partitions it holds)])}, as the broker sees them (one broker:
+    it coordinates every group)."""
+    from aiokafka.coordinator.protocol import ConsumerProtocol
+
+    node = await admin.find_coordinator(groups[0])
+    response = await admin._client.send(node, describe_groups_v2(groups))
+    out = {}
+    for group_id, state, members in ((g[1], g[2], g[5]) for g in response.groups):
+        out[group_id] = (state, [
+            (m[0], {p for _, parts in ConsumerProtocol.ASSIGNMENT.decode(m[4]).assignment for p in parts}
+             if m[4] else set()) for m in members])
+    return out

@@ -148,6 +148,11 @@ def placed(phone: str, now: datetime, rules: Sequence[DayHours], fallback_zone: 
     return zones, opening
 
 
+def local_day(now: datetime, zones: Sequence[str]) -> date:
+    """The date at `now` in the first of `zones` (the one reasons are told in)."""
+    return now.astimezone(_zone(zones[0])).date()  # type: ignore[arg-type]
+
+
 def local_time(now: datetime, zones: Sequence[str]) -> str:
     """"22:30 America/New_York", "+ N more zones" when there are several."""
     first = zones[0]

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 
 from services.sender import caps, quiet_hours
-from services.sender.quiet_hours import DayHours, Hold, Window, daily, local_time
+from services.sender.quiet_hours import DayHours, Hold, Window, daily, local_day, local_time
 from services.sender.state_rules import StateRule, Table
 
 _ALL_DAY = (time.min, quiet_hours.END_OF_DAY)
@@ -27,10 +27,6 @@ def _state_hours(table: Table, state: str) -> DayHours:
         rule = table.rule(state, day)
         return rule.hours(day) if rule is not None else _ALL_DAY
     return hours
-
-
-def _local_day(now: datetime, zones: Sequence[str]) -> date:
-    return now.astimezone(quiet_hours._zone(zones[0])).date()  # type: ignore[arg-type]
 
 
 def check(phone: str, now: datetime, rule: StateRule, table: Table, window: Window | None,
@@ -50,7 +46,7 @@ def check(phone: str, now: datetime, rule: StateRule, table: Table, window: Wind
     if free_at is not None and free_at > now:
         return _capped(rule, recent, now, free_at, opening)
     state_open = quiet_hours.common_opening(now, zones, rules[:1]) == now
-    day = _local_day(now, zones)
+    day = local_day(now, zones)
     today = table.rule(rule.state, day) or rule
     local = f"{local_time(now, zones)} ({day:%A})"
     state_hours = f"{today.name}'s hours, {today.describe(day)} ({today.statute})"

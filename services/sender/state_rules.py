@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -252,14 +251,10 @@ class Table:
         return {npa: code for code, s in self.states.items() for npa in s.area_codes}
 
     def state_of(self, phone: str) -> str | None:
-        """The state of a NANP number's area code (+1 NPA …), or None."""
-        if not phone.startswith("+1") or len(phone) != 12:
+        """The state of a NANP number's area code (E.164 +1 NPA NXX XXXX), or None."""
+        if len(phone) != 12 or not phone.startswith("+1") or not phone[1:].isdigit():
             return None
-        try:
-            parsed = phonenumbers.parse(phone, None)
-        except phonenumbers.NumberParseException:
-            return None
-        return self._by_npa.get(int(str(parsed.national_number)[:3]))
+        return self._by_npa.get(int(phone[2:5]))
 
     def zones(self, state: str) -> tuple[str, ...]:
         return tuple(self.states[state].zones)

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/insights", tags=["insights"])
 
 DEFAULT_WINDOW = timedelta(days=30)
 MAX_TEXTS = 500  # distinct texts clustered per request (the most frequent): bounds the cost
-MAX_ROWS = 5_000
+MAX_ROWS = 50_000  # (text, raw, step) groups of those texts: far more than 500 texts make in practice
 SHOWN_TEXTS, SHOWN_PLACES = 10, 5
 
 

@@ -1,7 +1,7 @@
-"""Segmentation wiring: consumes every fact topic, serves its six /v1 prefixes, runs the decay,
+"""Segmentation wiring: consumes every fact topic, serves its seven /v1 prefixes, runs the decay,
 pacing and promotion loops, and prunes its ledgers."""
 
-from libs.common.db.models.segmentation import DeliveryReceipt, ProcessedEvent
+from libs.common.db.models.segmentation import DeliveryReceipt, ProcessedEvent, UnmatchedReply
 from libs.common.events import link_clicked, sms_inbound, sms_sent, sms_status, subscriber_events
 from libs.common.ledgers import Ledger, pruning_loop
 from libs.common.service import Service, Subscription
@@ -19,5 +19,6 @@ def service() -> Service:
         subscriptions=[Subscription(t, "segmentation", consumer.handle_event, consumer.handle_events)
                        for t in TOPICS],
         loops=[*jobs.LOOPS,
-               pruning_loop(Ledger(ProcessedEvent.processed_at), Ledger(DeliveryReceipt.at))],
+               pruning_loop(Ledger(ProcessedEvent.processed_at), Ledger(DeliveryReceipt.at),
+                            Ledger(UnmatchedReply.at))],
     )

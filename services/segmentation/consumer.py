@@ -4,7 +4,9 @@ subscriber's row locked; Prometheus counters are bumped after it committed.
 
 A reply and the router's verdict on it (keyword_matched / keyword_unmatched, same
 `source_message_id`) arrive on different topics in either order: whichever comes first creates the
-reply row, the other completes it.
+reply row, the other completes it. The same holds for the text of a reply nothing understood
+(`unmatched_reply`, for the insights report): a reply's text waits there until its verdict, which
+keeps it (unmatched) or drops it (matched); a verdict that comes first waits for the text.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from libs.common.phone import mask
 from libs.common.service import Ctx
 from services.segmentation import profiles
 from services.segmentation.profiles import ATTRIBUTION_WINDOW, Context, merge
-from services.segmentation.store import activity
+from services.segmentation.store import activity, unmatched
 from services.segmentation.store import profiles as profile_store
 from services.segmentation.telemetry import Tallies
 
@@ -154,8 +156,12 @@ async def on_inbound(w: Work, e: InboundSms) -> None:
     at = e.received_at
     w.touch(e, at)
     await w.score("replied", e.carrier_message_id, at)
-    if await activity.reply_for(w.session, e.tenant_id, e.phone, e.carrier_message_id) is None:
-        await _new_reply(w, e.carrier_message_id, at)
+    reply = await activity.reply_for(w.session, e.tenant_id, e.phone, e.carrier_message_id[:200])
+    if reply is None:
+        reply = await _new_reply(w, e.carrier_message_id, at)
+        await unmatched.keep_text(w.session, e.tenant_id, e.phone, reply.source_id, at, e.body)
+    elif reply.recognised is False:  # its verdict came first
+        await unmatched.fill_text(w.session, e.tenant_id, e.phone, reply.source_id, e.body)
 
 
 async def _new_reply(w: Work, source_id: str, at: datetime) -> Interaction:
@@ -197,6 +203,10 @@ async def _verdict(w: Work, e: SubscriberEvent) -> None:
     if reply.recognised is not None:
         return
     reply.recognised = e.type == "keyword_matched"
+    await unmatched.judge(w.session, e.tenant_id, e.phone, reply.source_id, reply.at, not reply.recognised,
+                          merge(Context(None, e.campaign_id, e.flow_id, e.step, e.variant),
+                                Context(reply.message_id, reply.campaign_id, reply.flow_id, reply.step,
+                                        reply.variant)))
     if not reply.recognised:
         return
     reply.keyword = (e.keyword or "").strip().upper()[:64] or None

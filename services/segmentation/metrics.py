@@ -9,6 +9,8 @@ may be split by any of those dimensions.
 | replies                    | inbound messages, attributed to the last message sent before them     |
 | reply_rate                 | replies / delivered                                                   |
 | recognised_replies         | replies the router matched to a keyword or option (keyword_matched)   |
+| unmatched_replies          | replies the router understood nothing of (keyword_unmatched): the     |
+|                            | replies /v1/insights/unmatched clusters                               |
 | keyword_match_rate         | recognised_replies / replies                                          |
 | conversations_started/…completed | conversation_started / conversation_completed events            |
 | completion_rate            | conversations_completed / conversations_started                       |
@@ -41,7 +43,7 @@ from sqlalchemy import Select, and_, case, func, literal_column, select
 from libs.common.db.models.segmentation import Conversion, Interaction, SegmentationMessage
 
 DIMENSIONS = ("campaign_id", "flow_id", "step", "variant")
-COUNTS = ("delivered", "replies", "recognised_replies", "conversations_started",
+COUNTS = ("delivered", "replies", "recognised_replies", "unmatched_replies", "conversations_started",
           "conversations_completed", "reply_clicks", "opt_outs")
 
 M = SegmentationMessage.__table__
@@ -78,6 +80,7 @@ def count_statements(scope: Scope) -> dict[str, Select]:
         "delivered": _grouped(M, M.c.delivered_at, scope, func.count(), M.c.kind != "compliance"),
         "replies": _interactions(scope, "reply"),
         "recognised_replies": _interactions(scope, "reply", I.c.recognised.is_(True)),
+        "unmatched_replies": _interactions(scope, "reply", I.c.recognised.is_(False)),
         "conversations_started": _interactions(scope, "conversation_started"),
         "conversations_completed": _interactions(scope, "conversation_completed"),
         "reply_clicks": _interactions(scope, "click", I.c.reply_triggered.is_(True),
@@ -156,6 +159,7 @@ def rates(counts: Mapping[str, float], middle: Sequence[float],
         "replies": int(c["replies"]),
         "reply_rate": _ratio(c["replies"], c["delivered"]),
         "recognised_replies": int(c["recognised_replies"]),
+        "unmatched_replies": int(c["unmatched_replies"]),
         "keyword_match_rate": _ratio(c["recognised_replies"], c["replies"]),
         "conversations_started": int(c["conversations_started"]),
         "conversations_completed": int(c["conversations_completed"]),

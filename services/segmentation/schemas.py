@@ -277,3 +277,46 @@ class ReportOut(BaseModel):
 
 class PromoteIn(_In):
     variant: str
+
+
+# --- insights -----------------------------------------------------------------------------------
+
+class SuggestionOut(BaseModel):
+    action: Literal["add_synonym", "out_of_range", "answer_question", "new_option"]
+    option: str | None = Field(None, description="The option to add the synonym to (add_synonym).")
+    text: str
+
+
+class PlaceOut(BaseModel):
+    flow_id: str | None
+    step: str | None
+    campaign_id: str | None
+    count: int
+
+
+class ClusterOut(BaseModel):
+    text: str = Field(description="The cluster's most frequent normalised text.")
+    count: int
+    example: str = Field(description="The reply as written most often.")
+    texts: list[str] = Field(description="Normalised texts in the cluster, most frequent first.")
+    where: list[PlaceOut] = Field(description="Where these replies were answered, most first.")
+    suggestion: SuggestionOut
+
+
+class MatchRateOut(BaseModel):
+    replies: int
+    recognised_replies: int
+    unmatched_replies: int
+    keyword_match_rate: float | None
+
+
+class UnmatchedOut(BaseModel):
+    since: datetime
+    until: datetime
+    filters: dict[str, str]
+    match: MatchRateOut = Field(description="The scope's keyword match rate (the /v1/metrics definitions).")
+    unmatched: int = Field(description="Unmatched replies in scope with their text.")
+    distinct_texts: int
+    clustered_texts: int = Field(description="How many distinct texts were clustered (the most frequent).")
+    clusters: list[ClusterOut]
+    next_after: str | None

@@ -3,8 +3,10 @@
 1. consent: an opted-out recipient gets nothing but `compliance` messages (the opt-out
    confirmation, HELP answers);
 2. quiet hours (marketing only): outside the recipient's local window the message is deferred to
-   the next opening, never dropped;
-3. frequency caps (marketing only): over the cap the message is suppressed;
+   the next opening, never dropped; where the area code names a state with rules
+   (`state_rules.py`), its hours and its limit per 24 hours apply too (`state_limits.py`) and the
+   message waits for the first moment every one of them allows;
+3. frequency caps (marketing only): over the tenant's cap the message is suppressed;
 4. the sending number's rate limit, which needs the shared bucket and is applied by the caller
    (`rate_limit.py`) once these three pass.
 
@@ -13,6 +15,7 @@ Replies, transactional and compliance messages answer the subscriber and are nev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Literal
@@ -21,7 +24,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from libs.common.inputs import Input
-from services.sender import caps, quiet_hours
+from services.sender import caps, quiet_hours, state_limits, state_rules
 
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 
@@ -38,6 +41,8 @@ class SendingRules(Input):
         None, description="IANA zone for numbers whose zone is unknown; unset = such numbers are not held.")
     max_marketing_per_day: int | None = Field(None, ge=1, le=100, description="Rolling 24 hours.")
     max_marketing_per_week: int | None = Field(None, ge=1, le=500, description="Rolling 7 days.")
+    state_rules: bool = Field(True, description="Apply the sending hours and limits of the recipient's "
+                              "state (by area code) on top of these, also when quiet_hours is off.")
     replace_lookalikes: bool = Field(True, description="Curly quotes, long dashes… → GSM-7 forms.")
 
     @field_validator("fallback_timezone")
@@ -79,17 +84,34 @@ class Verdict:
 SEND = Verdict("send")
 
 
+def state_rule(phone: str, now: datetime, rules: SendingRules,
+               table: state_rules.Table | None = None) -> state_rules.StateRule | None:
+    """The state row in force for `phone` today, when the tenant applies state rules."""
+    if not rules.state_rules:
+        return None
+    table = table or state_rules.shipped()
+    return table.rule(table.state_of(phone), now.date())
+
+
 def precheck(kind: str, phone: str, now: datetime, rules: SendingRules, opted_out: str | None,
-             sent_last_day: int = 0, sent_last_week: int = 0) -> Verdict:
-    """Checks 1–3. `opted_out` is why the recipient may not be messaged (None if they may)."""
+             sent_last_day: int = 0, sent_last_week: int = 0, recent: Sequence[datetime] = (),
+             table: state_rules.Table | None = None) -> Verdict:
+    """Checks 1–3. `opted_out` is why the recipient may not be messaged (None if they may);
+    `recent`, when marketing messages went to the number in the last 24 hours (read when its
+    state limits them); `table`, the state rules (the shipped table by default)."""
     if opted_out and kind != "compliance":
         return Verdict("suppress", "consent", opted_out)
     if kind != "marketing":
         return SEND
-    if rules.quiet_hours:
-        hold = quiet_hours.check(phone, now, rules.window, rules.fallback_timezone)
-        if hold is not None:
-            return Verdict("defer", "quiet_hours", hold.reason, hold.until)
+    table = table or state_rules.shipped()
+    window = rules.window if rules.quiet_hours else None
+    hold = None
+    if (state := state_rule(phone, now, rules, table)) is not None:
+        hold = state_limits.check(phone, now, state, table, window, rules.fallback_timezone, recent)
+    elif window is not None:
+        hold = quiet_hours.check(phone, now, window, rules.fallback_timezone)
+    if hold is not None:
+        return Verdict("defer", hold.rule, hold.reason, hold.until)
     over = caps.over_cap(sent_last_day, sent_last_week, rules.frequency_caps)
     if over:
         return Verdict("suppress", "frequency_cap", over)

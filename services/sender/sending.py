@@ -160,10 +160,12 @@ async def _checks(ctx: Ctx, session, row: OutboundMessage, rules: policy.Sending
     opted_out = None
     if row.kind != "compliance":
         opted_out = await store.opted_out(session, row.tenant_id, row.phone, row.kind, row.program_id)
-    counts = (0, 0)
+    counts, recent = (0, 0), []
     if row.kind == "marketing" and rules.frequency_caps.active:
         counts = await store.marketing_counts(session, row.tenant_id, row.phone, *caps.since(now))
-    verdict = policy.precheck(row.kind, row.phone, now, rules, opted_out, *counts)
+    if row.kind == "marketing" and (state := policy.state_rule(row.phone, now, rules)) and state.limit:
+        recent = await store.marketing_sent_times(session, row.tenant_id, row.phone, now - caps.DAY)
+    verdict = policy.precheck(row.kind, row.phone, now, rules, opted_out, *counts, recent=recent)
     if verdict.action == "suppress":
         attempt.set_status(row, session, now, "suppressed", verdict.rule, verdict.reason)
         return attempt.done(row, now)

@@ -122,6 +122,17 @@ async def marketing_counts(session: AsyncSession, tenant_id: str, phone: str, da
     return int(row[0] or 0), int(row[1] or 0)
 
 
+async def marketing_sent_times(session: AsyncSession, tenant_id: str, phone: str,
+                               since: datetime) -> list[datetime]:
+    """When marketing messages went (or are going) to `phone` since `since`, from any of the
+    tenant's numbers, oldest first: what a state's limit per 24 hours counts."""
+    at = func.coalesce(OutboundMessage.sent_at, OutboundMessage.updated_at)
+    return list(await session.scalars(select(at).where(
+        OutboundMessage.tenant_id == tenant_id, OutboundMessage.phone == phone,
+        OutboundMessage.kind == "marketing", OutboundMessage.status.in_(("sending", "sent")),
+        at >= since).order_by(at)))
+
+
 def add_history(session: AsyncSession, message_id: str, at: datetime, status: str,
                 rule: str | None = None, reason: str | None = None) -> None:
     session.add(MessageEvent(message_id=message_id, at=at, status=status, rule=rule, reason=reason))

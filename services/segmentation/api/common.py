@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException
@@ -41,6 +42,13 @@ def parse_rule(raw: Any) -> rules.Node:
     except rules.RuleError as exc:
         raise HTTPException(422, [{"loc": loc_of(exc.path), "path": exc.path, "msg": exc.message,
                                    "type": "rule_error"}]) from exc
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """A query's datetime in UTC (a naive one is taken as UTC)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def new_id() -> str:

@@ -3,25 +3,20 @@ variant. Definitions: `services/segmentation/metrics.py`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Query
 
 from libs.common.auth import TenantDep
 from libs.common.service import CtxDep
 from services.segmentation import metrics
+from services.segmentation.api.common import utc
 from services.segmentation.schemas import Dimension, MetricsOut
 from services.segmentation.store import metrics as store
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
 
 DEFAULT_WINDOW = timedelta(days=30)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @router.get("", response_model=MetricsOut)
@@ -33,8 +28,8 @@ async def campaign_metrics(
     variant: str | None = None,
     group_by: list[Dimension] = Query([], description="Split by these dimensions."),
 ) -> MetricsOut:
-    end = _utc(end) or ctx.clock()
-    start = _utc(start) or end - DEFAULT_WINDOW
+    end = utc(end) or ctx.clock()
+    start = utc(start) or end - DEFAULT_WINDOW
     if start >= end:
         raise HTTPException(422, "start: the window must start before it ends")
     filters = {k: v for k, v in (("campaign_id", campaign_id), ("flow_id", flow_id),

@@ -86,22 +86,23 @@ async def test_every_metric_matches_its_hand_computed_value(suite, tenant, ctx):
     assert a["key"] == {"variant": "a"} and b["key"] == {"variant": "b"}
 
     # Variant a: delivered m1 m2 m3 r1 = 4 (the compliance text never counts); replies y1 q2 = 2
-    # (the late one is outside the window); recognised y1 = 1; started S1 S2, completed S1;
+    # (the late one is outside the window); recognised y1 = 1, unmatched q2; started S1 S2, completed S1;
     # one distinct human click on a link sent in reply (k1); o1 attributed; latencies 600, 1800.
     assert a == {"key": {"variant": "a"},
                  "delivered": 4, "replies": 2, "reply_rate": 2 / 4,
-                 "recognised_replies": 1, "keyword_match_rate": 1 / 2,
+                 "recognised_replies": 1, "unmatched_replies": 1, "keyword_match_rate": 1 / 2,
                  "conversations_started": 2, "conversations_completed": 1, "completion_rate": 1 / 2,
                  "reply_clicks": 1, "reply_to_click_rate": 1 / 2,
                  "conversions": {"attributed": 1, "total": 1}, "revenue": {"USD": 80.0},
                  "unattributed_revenue": {}, "reply_to_conversion_rate": 1 / 2,
                  "median_time_to_reply_s": (600 + 1800) / 2,
                  "opt_outs": 0, "opt_out_rate": 0.0}
-    # Variant b: delivered m4 m5 r4 = 3 (m6 had no receipt); replies n4 s5 = 2; recognised n4;
+    # Variant b: delivered m4 m5 r4 = 3 (m6 had no receipt); replies n4 s5 = 2; recognised n4; the STOP
+    # got no keyword verdict (compliance decides it), so it is neither recognised nor unmatched;
     # started S4 only; no clicks, no conversions; latencies 300, 3600; S5 opted out (after m5).
     assert b == {"key": {"variant": "b"},
                  "delivered": 3, "replies": 2, "reply_rate": 2 / 3,
-                 "recognised_replies": 1, "keyword_match_rate": 1 / 2,
+                 "recognised_replies": 1, "unmatched_replies": 0, "keyword_match_rate": 1 / 2,
                  "conversations_started": 1, "conversations_completed": 0, "completion_rate": 0.0,
                  "reply_clicks": 0, "reply_to_click_rate": 0.0,
                  "conversions": {"attributed": 0, "total": 0}, "revenue": {},
@@ -259,7 +260,7 @@ async def test_conversations_count_under_the_variant_they_carry_in_every_metric(
     # m9 delivered; replies to m1 (120 s), m3 (180 s), m6 (60 s), m8 (120 s), all recognised.
     assert none == {"key": {"variant": None},
                     "delivered": 6, "replies": 4, "reply_rate": 4 / 6,
-                    "recognised_replies": 4, "keyword_match_rate": 1.0,
+                    "recognised_replies": 4, "unmatched_replies": 0, "keyword_match_rate": 1.0,
                     "conversations_started": 2, "conversations_completed": 0,
                     "completion_rate": 0.0,
                     "reply_clicks": 0, "reply_to_click_rate": 0.0,
@@ -269,7 +270,7 @@ async def test_conversations_count_under_the_variant_they_carry_in_every_metric(
     # (120 s and 60 s).
     assert x == {"key": {"variant": "x"},
                  "delivered": 2, "replies": 2, "reply_rate": 1.0,
-                 "recognised_replies": 2, "keyword_match_rate": 1.0,
+                 "recognised_replies": 2, "unmatched_replies": 0, "keyword_match_rate": 1.0,
                  "conversations_started": 2, "conversations_completed": 2, "completion_rate": 1.0,
                  "reply_clicks": 0, "reply_to_click_rate": 0.0,
                  **NO_CONVERSIONS, "reply_to_conversion_rate": 0.0,
@@ -277,7 +278,7 @@ async def test_conversations_count_under_the_variant_they_carry_in_every_metric(
     # y: P2's conversation, open; m4 delivered, not answered.
     assert y == {"key": {"variant": "y"},
                  "delivered": 1, "replies": 0, "reply_rate": 0.0,
-                 "recognised_replies": 0, "keyword_match_rate": None,
+                 "recognised_replies": 0, "unmatched_replies": 0, "keyword_match_rate": None,
                  "conversations_started": 1, "conversations_completed": 0, "completion_rate": 0.0,
                  "reply_clicks": 0, "reply_to_click_rate": None,
                  **NO_CONVERSIONS, "reply_to_conversion_rate": None,

@@ -27,3 +27,13 @@ def test_over_cap(caps, day, week, reason):
 def test_windows_roll_rather_than_follow_calendar_days():
     now = datetime(2026, 11, 20, 0, 5, tzinfo=UTC)
     assert since(now) == (now - timedelta(hours=24), now - timedelta(days=7))
+
+
+def test_a_rolling_limit_frees_when_the_oldest_of_the_last_n_is_a_period_old():
+    from services.sender.caps import frees_at
+
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    sends = [now - timedelta(hours=h) for h in (30, 20, 5, 1)]  # the 30-hour-old one no longer counts
+    assert frees_at(sends, now, 3) == now + timedelta(hours=4)  # when the 20-hour-old one is 24
+    assert frees_at(sends, now, 4) is None
+    assert frees_at([now - timedelta(hours=24)] * 3, now, 3) is None  # exactly 24 hours: gone

@@ -61,5 +61,5 @@ def test_settings_that_make_no_sense_are_refused(bad):
 
 def test_defaults():
     assert (DEFAULT_RULES.quiet_hours_start, DEFAULT_RULES.quiet_hours_end) == ("08:00", "21:00")
-    assert DEFAULT_RULES.replace_lookalikes and DEFAULT_RULES.quiet_hours
+    assert DEFAULT_RULES.replace_lookalikes and DEFAULT_RULES.quiet_hours and DEFAULT_RULES.state_rules
     assert not DEFAULT_RULES.frequency_caps.active

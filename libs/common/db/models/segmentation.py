@@ -1,5 +1,6 @@
 """Owner: segmentation. Subscriber profiles, labels, attributes, scores and their history, the
-interactions segments are compiled against, segments, broadcasts, conversions and experiments.
+interactions segments are compiled against, the replies nothing understood, segments, broadcasts,
+conversions and experiments.
 
 Other services may read these tables; the router reads `experiment` and `experiment_variant` to
 choose a prompt variant (see `libs/common/bandit.py`).
@@ -187,6 +188,33 @@ class Interaction(Base):
         Index("ix_interaction_subscriber", "tenant_id", "phone", "kind", "at"),
         Index("ix_interaction_scope", "tenant_id", "kind", "at"),
         Index("ix_interaction_source", "tenant_id", "phone", "kind", "source_id"),
+    )
+
+
+class UnmatchedReply(Base):
+    """A reply the router understood nothing of (keyword_unmatched), with its text, for the
+    insights report. The reply and its verdict arrive on different topics in either order: a reply
+    waits here with `judged` false until its verdict (deleted if it was matched); a verdict first
+    leaves a row without text that its reply fills. Pruned with the ledgers, by `at`."""
+
+    __tablename__ = "unmatched_reply"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    source_id: Mapped[str] = mapped_column(String(200))  # the inbound carrier message id
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    judged: Mapped[bool] = mapped_column(Boolean, default=False)
+    campaign_id: Mapped[str | None] = mapped_column(String(64))
+    flow_id: Mapped[str | None] = mapped_column(String(64))
+    step: Mapped[str | None] = mapped_column(String(64))
+    variant: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str | None] = mapped_column(String(160))  # normalised, what clusters compare
+    raw: Mapped[str | None] = mapped_column(String(320))  # as the subscriber wrote it (cut)
+
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "phone", "source_id", name="uq_unmatched_reply_source"),
+        Index("ix_unmatched_reply_scope", "tenant_id", "judged", "at"),
     )
 
 

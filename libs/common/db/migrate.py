@@ -29,13 +29,39 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
+    def run(sync_conn) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = sync_conn
+        command.upgrade(cfg, revision)
+
+    if engine.dialect.name == "sqlite":
+        await _upgrade_sqlite(engine, run)
+        return
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text(f"SELECT pg_advisory_xact_lock({_LOCK_ID})"))
-
-        def run(sync_conn) -> None:
-            cfg = alembic_config()
-            cfg.attributes["connection"] = sync_conn
-            command.upgrade(cfg, revision)
-
         await conn.run_sync(run)
+
+
+async def _upgrade_sqlite(engine: AsyncEngine, run) -> None:
+    """All the revisions in one SQLite transaction, DDL included. Python's sqlite3 opens a
+    transaction only before a data change, so a CREATE TABLE ran on its own and survived a later
+    revision's failure: the next start found tables with no revision recorded and stopped. Here the
+    driver's own transaction handling is off for the migration and BEGIN is explicit."""
+    def in_one_transaction(sync_conn) -> None:
+        raw = sync_conn.connection.dbapi_connection
+        previous = raw.isolation_level
+        raw.isolation_level = None
+        try:
+            sync_conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                run(sync_conn)
+            except BaseException:
+                sync_conn.exec_driver_sql("ROLLBACK")
+                raise
+            sync_conn.exec_driver_sql("COMMIT")
+        finally:
+            raw.isolation_level = previous
+
+    async with engine.connect() as conn:
+        await conn.run_sync(in_one_transaction)

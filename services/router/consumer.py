@@ -63,10 +63,13 @@ async def _decide_once(ctx: Ctx, tenant_id: str, phone: str, source: str, input_
             return []
         now = ctx.clock()
         program = rules.program_for(to_number)
-        sub = SubscriberState(consent=await store.consent(session, tenant_id, phone, program.id),
+        consents = await store.consents(session, tenant_id, phone)
+        sub = SubscriberState(consent=consents.get(program.id), consents=consents,
                               conversation=await store.open_conversation(
                                   session, tenant_id, phone, for_update=True),
-                              pending=await store.pending_opt_in(session, tenant_id, phone, now))
+                              pending=await store.pending_opt_in(session, tenant_id, phone, now),
+                              clarified_at=await store.last_clarification(session, tenant_id, phone)
+                              if source_text is not None else None)
         fx = decide_fn(rules, sub, now)
         await store.apply(session, fx, source_text=source_text)
         events = fx.events

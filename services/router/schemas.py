@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +27,7 @@ class TenantOut(BaseModel):
     opt_in_text: str | None = None
     handoff_text: str | None = None
     fallback_to_agent: bool = False
+    revoke_all_from: date | None = None
     created_at: datetime
 
 
@@ -67,3 +68,7 @@ class TenantPatch(BaseModel):
         "Sent once when a subscriber's text hands the conversation to an agent; null = the "
         "default, empty = none."))
     fallback_to_agent: bool | None = None
+    revoke_all_from: date | None = Field(None, description=(
+        "From this date (00:00 UTC) a STOP to one program's number opts out of all the tenant's "
+        "programs except consent-exempt ones (the FCC's revoke-all rule, 47 CFR 64.1200(a)(10), "
+        "in force 2027-01-31, the default); null: only the program texted."))

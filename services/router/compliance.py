@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from services.router import languages, typos
 from services.router.languages import EMOJI, EMPHASIS, LANGUAGES, POLITENESS, PROFANITY
@@ -54,18 +55,21 @@ class Understood:
 
 # --- reading a text ------------------------------------------------------------------------------
 
-_LEET_TOKEN = re.compile(r"[a-z0-9$@]*[0-9$@][a-z0-9$@]*")
+_LEET_TOKEN = re.compile(r"[a-z0-9$@]+")
 _LEET = str.maketrans("01345$@7", "oieassat")
 _MASKED = re.compile(r"(?<![a-z*])[a-z][a-z]*\*[a-z*]*")
 _SPELT = re.compile(r"(?<![a-z0-9])[a-z](?:[ .\-_*/|~+]+[a-z](?![a-z0-9])){2,}")
 _CLAUSES = re.compile(r"[.!?;,:\n\r¿¡\"()\[\]{}…]+|\s[-–—]+\s")
-_TOKENS = re.compile(r"[a-z0-9]+|#|" + "|".join(map(re.escape, sorted(EMOJI))))
-_SQUEEZE = re.compile(r"([a-z])\1+")
+_LEET_HINT = re.compile(r"[a-z][0-9$@]|[0-9$@][a-z]")
+_TOKENS = re.compile(r"[a-z0-9]+|#|[" + "".join(sorted(EMOJI)) + "]")
+_SQUEEZE = re.compile(r"(?<=([a-z]))\1+")
 
 
 def _unleet(m: re.Match) -> str:
     token = m.group()
-    return token.translate(_LEET) if sum(ch.isalpha() for ch in token) >= 2 else token
+    if token.isalpha() or token.isdigit() or sum(ch.isalpha() for ch in token) < 2:
+        return token
+    return token.translate(_LEET)
 
 
 def _unmask(m: re.Match) -> str:
@@ -73,7 +77,7 @@ def _unmask(m: re.Match) -> str:
 
 
 def _squeeze(word: str) -> str:
-    return _SQUEEZE.sub(r"\1", word)
+    return _SQUEEZE.sub("", word)
 
 
 _PROFANITY = {_squeeze(word): _squeeze(to) for word, to in PROFANITY.items()}
@@ -88,10 +92,20 @@ class Clause:
     core: tuple[str, ...]  # without politeness either: what keyword tables read
 
 
-def clauses(text: str) -> list[Clause]:
-    """A text read for compliance, clause by clause."""
+def clauses(text: str) -> tuple[Clause, ...]:
+    """A text read for compliance, clause by clause. Short texts are cached: most replies are a
+    few texts sent again and again ("STOP", "Y", "1")."""
+    return _read_cached(text) if len(text) <= 160 else _read(text)
+
+
+@lru_cache(maxsize=8192)
+def _read_cached(text: str) -> tuple[Clause, ...]:
+    return _read(text)
+
+
+def _read(text: str) -> tuple[Clause, ...]:
     text = fold(text).replace("'", "")
-    if any(ch in text for ch in "0123456789$@"):
+    if _LEET_HINT.search(text):
         text = _LEET_TOKEN.sub(_unleet, text)
     if "*" in text or " " in text or "." in text or "-" in text or "_" in text:
         text = _SPELT.sub(lambda m: "".join(ch for ch in m.group() if ch.isalpha()), text)
@@ -104,7 +118,7 @@ def clauses(text: str) -> list[Clause]:
         if words:
             core = tuple(w for w in words if w not in _POLITENESS) or words
             out.append(Clause(" ".join(words), words, core))
-    return out
+    return tuple(out)
 
 
 # --- the vocabulary --------------------------------------------------------------------------------
@@ -129,6 +143,7 @@ class Vocabulary:
     table: Mapping[str, tuple[str, str]]  # entry key → (kind, language)
     longest: int
     reserved: frozenset[str] = frozenset()
+    firsts: frozenset[str] = frozenset()  # the first words of the entries: a quick "no"
 
 
 def _built_in_table() -> dict[str, tuple[str, str]]:
@@ -159,7 +174,8 @@ def vocabulary(extra: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
                 if key is not None:
                     table.setdefault(key, (kind, language))
     folded = frozenset(_squeeze(w) for word in reserved for c in clauses(word) for w in c.words)
-    return Vocabulary(table, max(len(k.split()) for k in table), folded)
+    return Vocabulary(table, max(len(k.split()) for k in table), folded,
+                      frozenset(k.split()[0] for k in table))
 
 
 DEFAULT = vocabulary()
@@ -212,16 +228,25 @@ def _negated(phrase: str, start: int, negations: frozenset[str]) -> bool:
 
 
 def _segments(words: tuple[str, ...], vocab: Vocabulary) -> list[tuple[str, str]] | None:
-    """The clause as a run of table entries ("stop stop", "stop 🛑"), or None."""
-    if not words:
+    """The clause as a run of table entries ("stop stop", "stop 🛑"), or None. Read from the end,
+    one pass: where a run can start, and with which entry (no recursion, however long the text)."""
+    if not words or words[0] not in vocab.firsts:
         return None
-    for n in range(min(len(words), vocab.longest), 0, -1):
-        found = vocab.table.get(" ".join(words[:n]))
-        if found is not None:
-            rest = [] if n == len(words) else _segments(words[n:], vocab)
-            if rest is not None:
-                return [found, *rest]
-    return None
+    n = len(words)
+    step: list[tuple[int, tuple[str, str]] | None] = [None] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        for length in range(min(n - i, vocab.longest), 0, -1):
+            found = vocab.table.get(" ".join(words[i:i + length]))
+            if found is not None and (i + length == n or step[i + length] is not None):
+                step[i] = (i + length, found)
+                break
+    if step[0] is None:
+        return None
+    out, i = [], 0
+    while i < n:
+        i, found = step[i]
+        out.append(found)
+    return out
 
 
 # --- classification ------------------------------------------------------------------------------
@@ -246,17 +271,30 @@ def classify(text: str, opted_out: bool, vocab: Vocabulary = DEFAULT) -> Underst
     return understood
 
 
+@lru_cache(maxsize=4096)
+def _patterns(phrase: str) -> tuple[str | None, str | None, str | None]:
+    """The languages whose patterns fire on a clause: (unclear scope, revocation, unclear)."""
+    scope = next((p.language for p in _PATTERNS if p.scope is not None and p.scope.search(phrase)),
+                 None)
+    if scope is not None:
+        return scope, None, None
+    for p in _PATTERNS:
+        if p.revocations is not None and p.revocations.search(phrase):
+            return None, p.language, None
+        if p.guarded is not None and any(not _negated(phrase, m.start(), p.negations)
+                                         for m in p.guarded.finditer(phrase)):
+            return None, p.language, None
+    unclear = next((p.language for p in _PATTERNS
+                    if p.unclear is not None and p.unclear.search(phrase)), None)
+    return None, None, unclear
+
+
 def _clause(clause: Clause, vocab: Vocabulary) -> tuple[int, Understood] | None:
-    for p in _PATTERNS:
-        if p.scope is not None and p.scope.search(clause.phrase):
-            return _RANK["unclear"], Understood(Intent.UNCLEAR, p.language, "unclear")
-    for p in _PATTERNS:
-        if p.revocations is not None and p.revocations.search(clause.phrase):
-            return 0, Understood(Intent.OPT_OUT, p.language, "revocation")
-        if p.guarded is not None:
-            for m in p.guarded.finditer(clause.phrase):
-                if not _negated(clause.phrase, m.start(), p.negations):
-                    return 0, Understood(Intent.OPT_OUT, p.language, "revocation")
+    scope, revocation, unclear = _patterns(clause.phrase)
+    if scope is not None:
+        return _RANK["unclear"], Understood(Intent.UNCLEAR, scope, "unclear")
+    if revocation is not None:
+        return 0, Understood(Intent.OPT_OUT, revocation, "revocation")
     segments = _segments(clause.core, vocab) or _segments(clause.words, vocab)
     if segments:
         kind, language = min(segments, key=lambda s: _RANK[s[0]])
@@ -265,9 +303,8 @@ def _clause(clause: Clause, vocab: Vocabulary) -> tuple[int, Understood] | None:
     if len(clause.core) == 1 and clause.core[0] not in vocab.reserved \
             and typos.typo_of(clause.core[0]) is not None:
         return 0, Understood(Intent.OPT_OUT, "en", "typo")
-    for p in _PATTERNS:
-        if p.unclear is not None and p.unclear.search(clause.phrase):
-            return _RANK["unclear"], Understood(Intent.UNCLEAR, p.language, "unclear")
+    if unclear is not None:
+        return _RANK["unclear"], Understood(Intent.UNCLEAR, unclear, "unclear")
     return None
 
 

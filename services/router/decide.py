@@ -20,23 +20,15 @@ from datetime import date, datetime, timedelta
 from libs.common.events.campaign_enrolled import CampaignEnrolled
 from libs.common.events.link_clicked import LinkClicked
 from libs.common.events.sms_inbound import InboundSms
-from services.router import compliance, languages, matching, revoke_all
-from services.router.compliance import Intent, Understood
-from services.router.effects import (
-    ConsentChange,
-    ConsentNote,
-    ConvState,
-    Effects,
-    OptInRequested,
-    PendingOptIn,
-)
+from services.router import compliance, matching, revoke_all
+from services.router.compliance import Intent
+from services.router.compliance_decisions import OPTED_IN, OPTED_OUT, clarify, comply, text_for
+from services.router.effects import ConsentChange, ConvState, Effects, OptInRequested, PendingOptIn
 from services.router.flows import engine
 from services.router.flows.model import Flow, Rule
 from services.router.normalise import normalise
-from services.router.programs import DEFAULT_PROGRAM, ProgramDef, fill, implicit_default
+from services.router.programs import DEFAULT_PROGRAM, ProgramDef, implicit_default
 
-OPTED_OUT, OPTED_IN = "opted_out", "opted_in"
-CLARIFY_WINDOW = timedelta(hours=24)  # an unclear text within a day of the last question is not asked again
 DEFAULT_HANDOFF = "Thanks! A team member will reply shortly."
 
 
@@ -141,7 +133,7 @@ def decide(msg: InboundSms, tenant: TenantRules, sub: SubscriberState, now: date
     intent = understood.intent if understood is not None else None
     pending = sub.pending if sub.pending and sub.pending.expires_at > now else None
     if understood is not None and intent is not Intent.UNCLEAR:
-        _compliance(fx, tenant, program, sub, conv, understood, text)
+        comply(fx, tenant, program, sub, conv, understood, text)
         if pending is not None and intent in (Intent.OPT_OUT, Intent.OPT_OUT_ALL):
             fx.opt_in_resolved = (pending.id, "cancelled")
     elif pending is not None and (answer := _yes_or_no(text)) is not None:
@@ -152,7 +144,7 @@ def decide(msg: InboundSms, tenant: TenantRules, sub: SubscriberState, now: date
         _request_opt_in(fx, tenant, tenant.programs.get(join, program), text, msg)
     elif text in tenant.program_join_words and sub.consent == OPTED_IN:
         fx.stage, fx.rule = "already_subscribed", program.id
-        fx.send(_text(tenant, program, "confirmed", program.language or "en"), "reply")
+        fx.send(text_for(tenant, program, "confirmed", program.language or "en"), "reply")
     elif sub.consent == OPTED_OUT:
         fx.stage = "opted_out_silent"  # kept in the transcript for agents, never answered
         if conv is None:
@@ -160,90 +152,10 @@ def decide(msg: InboundSms, tenant: TenantRules, sub: SubscriberState, now: date
     elif conv is not None and conv.status == "agent":
         fx.stage, fx.rule = "agent", conv.handoff_reason
     elif intent is Intent.UNCLEAR and not _step_expects(tenant, conv, text):
-        _clarify(fx, tenant, program, sub, conv, understood, msg)
+        clarify(fx, tenant, program, sub, conv, understood, msg)
     else:
         _understand(fx, tenant, conv, text, msg.body)
     return fx
-
-
-def _text(tenant: TenantRules, program: ProgramDef, kind: str, language: str, **more: str) -> str:
-    return fill(program.text(kind, language, tenant.tenant_texts), tenant.brand, **more)
-
-
-def _answer_language(program: ProgramDef, understood: Understood) -> str:
-    """A program with a language answers in it; one without, in the language the subscriber used."""
-    return program.language or understood.language
-
-
-def _compliance(fx: Effects, tenant: TenantRules, program: ProgramDef, sub: SubscriberState,
-                conv: ConvState | None, understood: Understood, text: str) -> None:
-    intent, language = understood.intent, _answer_language(program, understood)
-    fx.stage, fx.rule = "compliance", intent.value
-    keyword = text.upper()[:64]
-    if intent in (Intent.OPT_OUT, Intent.OPT_OUT_ALL):
-        _opt_out(fx, tenant, program, sub, conv, intent, keyword, language)
-    elif intent is Intent.HELP:
-        fx.send(_text(tenant, program, "help", language), "compliance")
-    elif intent is Intent.OPT_IN:
-        if sub.consent != OPTED_IN:
-            fx.consent = ConsentChange(OPTED_IN, keyword, (program.id,), "re_opt_in")
-            fx.fact("consent_changed", consent=OPTED_IN, keyword=keyword, program_id=program.id)
-        fx.send(_text(tenant, program, "opt_in", language), "compliance")
-
-
-def _opt_out(fx: Effects, tenant: TenantRules, program: ProgramDef, sub: SubscriberState,
-             conv: ConvState | None, intent: Intent, keyword: str, language: str) -> None:
-    """STOP to one program's number ends that program; STOPALL ends all of them; with the FCC's
-    revoke-all in force (and more than one program), STOP ends all but the consent-exempt ones."""
-    every = intent is Intent.OPT_OUT_ALL
-    wide = not every and len(tenant.programs) > 1 and revoke_all.in_force(tenant.revoke_all_from, fx.now)
-    kept: tuple[str, ...] = ()
-    evidence = None
-    if every:
-        programs = tuple(tenant.programs)
-    elif wide:
-        scope, kept = revoke_all.scope(program.id, {p.id: p.consent_exempt
-                                                    for p in tenant.programs.values()})
-        status = {**sub.consents, program.id: sub.consent}
-        programs = tuple(p for p in scope if status.get(p) != OPTED_OUT)
-        if not programs:
-            return  # everything in scope is already out: one confirmation was sent, nothing more is
-        evidence = revoke_all.evidence(program.id, kept, tenant.revoke_all_from)
-    elif sub.consent == OPTED_OUT:
-        return  # already out: one confirmation was sent, nothing more is
-    else:
-        programs = (program.id,)
-    fx.consent = ConsentChange(OPTED_OUT, keyword, programs, "revoke_all" if wide else "opt_out",
-                               evidence=evidence)
-    for program_id in programs:
-        fx.fact("consent_changed", consent=OPTED_OUT, keyword=keyword, program_id=program_id,
-                reason="revoke_all" if wide and program_id != program.id else None)
-    if conv is not None:
-        engine.end(fx, conv, "opted out")
-    if not (every or wide):
-        fx.send(_text(tenant, program, "opt_out", language), "compliance")
-        return
-    names = ", ".join(tenant.programs[p].name or p for p in kept)
-    more = fill(languages.texts(language).kept, tenant.brand, programs=names) if kept else ""
-    fx.send(_text(tenant, program, "opt_out_all", language, kept=more), "compliance")
-
-
-def _clarify(fx: Effects, tenant: TenantRules, program: ProgramDef, sub: SubscriberState,
-             conv: ConvState | None, understood: Understood, msg: InboundSms) -> None:
-    """A text that may be a revocation ("I'm done", "not interested"): asked once whether they
-    want to stop, rather than guessed. Another unclear text within CLARIFY_WINDOW is not asked
-    again (and, like the first, not answered by any campaign); both are kept in the audit trail."""
-    fx.stage = "compliance"
-    if conv is None:
-        fx.transcript.append((None, "in", "subscriber", msg.body))
-    evidence = {"text": msg.body, "message_id": msg.carrier_message_id}
-    if sub.clarified_at is not None and fx.now - sub.clarified_at < CLARIFY_WINDOW:
-        fx.rule = "unclear_opt_out_repeat"
-        fx.consent_notes.append(ConsentNote(program.id, "unclear", "clarify_skipped", evidence))
-        return
-    fx.rule = "unclear_opt_out"
-    fx.consent_notes.append(ConsentNote(program.id, "unclear", "clarify_asked", evidence))
-    fx.send(_text(tenant, program, "clarify", _answer_language(program, understood)), "compliance")
 
 
 def _step_expects(tenant: TenantRules, conv: ConvState | None, text: str) -> bool:
@@ -278,7 +190,7 @@ def _request_opt_in(fx: Effects, tenant: TenantRules, program: ProgramDef, keywo
         expires_at=fx.now + timedelta(hours=program.opt_in_expiry_hours),
         evidence={"channel": "sms", "keyword": keyword.upper(), "message_id": msg.carrier_message_id,
                   "text": msg.body, "to": msg.to, "requested_at": fx.now.isoformat()})
-    fx.send(_text(tenant, program, "confirm_request", program.language or "en"), "reply")
+    fx.send(text_for(tenant, program, "confirm_request", program.language or "en"), "reply")
 
 
 def _confirm(fx: Effects, tenant: TenantRules, program: ProgramDef, pending: PendingOptIn,
@@ -295,7 +207,7 @@ def _confirm(fx: Effects, tenant: TenantRules, program: ProgramDef, pending: Pen
     fx.consent = ConsentChange(OPTED_IN, "Y", (program.id,), "confirmation",
                                source=str(pending.evidence.get("channel", "sms")), evidence=evidence)
     fx.fact("consent_changed", consent=OPTED_IN, keyword="Y", program_id=program.id)
-    fx.send(_text(tenant, program, "confirmed", program.language or "en"), "compliance")
+    fx.send(text_for(tenant, program, "confirmed", program.language or "en"), "compliance")
     if program.welcome_flow and (flow := tenant.flow(program.welcome_flow)) is not None:
         engine.start(fx, flow, conv, tenant.flow, campaign_id=f"welcome:{program.id}")
 

@@ -88,8 +88,9 @@ _EN_MACROS = {
     "ME": r"(?:me|us|this number|my number|my phone number|my phone|this phone|my cell|this #|my #)",
     "MSGS": r"(?:texts?|txts?|txs|text messages?|messages?|msgs?|sms|notifications?|alerts?|"
             r"promos?|promotions?|marketing|spam|ads|advertisements?|junk|crap|stuff)",
-    "DET": r"(?:(?:these|the|this|your|ur|all|all the|all your|all of these|all of your|any|any more|"
-           r"anymore|my|them|those|such|more|further|of these|of your)(?: |$))*",
+    # one word at a time, so that no text can be read two ways (no backtracking blow-up)
+    "DET": r"(?:(?:these|the|this|your|ur|all|any|anymore|my|them|those|such|more|further|of)"
+           r"(?: |$))*",
     "SENDING": r"(?:texting|txting|texing|textin|txtin|messaging|msging|messagin|sending|sendin|"
                r"contacting|spamming|bothering|harassing|hitting me up|blowing up my phone|"
                r"getting|receiving|recieving)",

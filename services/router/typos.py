@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sys
+from functools import lru_cache
 
 from rapidfuzz.distance import OSA
 
@@ -63,6 +64,7 @@ def _one_off_on_keyboard(word: str, keyword: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=8192)
 def typo_of(word: str, near_words: frozenset[str] = NEAR_WORDS) -> str | None:
     """The STOP-family keyword `word` (a squeezed, folded single word) is a typo of, if any."""
     if len(word) < 3 or word in near_words or not word.isalpha():

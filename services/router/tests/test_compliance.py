@@ -177,3 +177,11 @@ def test_built_in_words_mean_one_thing_each():
     for kind, words in mandatory.items():
         for word in words:
             assert compliance.DEFAULT.table[compliance.entry_key(word)][0] == kind, word
+
+
+@pytest.mark.parametrize("text", ["🛑" * 1600, "stop " * 400, "s." * 900, "all the " * 300,
+                                  "a1" * 900, "f*" * 900, "stop any more " * 130],
+                         ids=["emoji", "stops", "spelt", "determiners", "leet", "masked", "any more"])
+def test_the_longest_texts_are_read_to_the_end_without_failing(text):
+    found = compliance.classify(text, False)
+    assert (found is not None and found.intent is OUT) == text.startswith(("🛑", "stop stop"))

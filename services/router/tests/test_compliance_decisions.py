@@ -10,7 +10,8 @@ import pytest
 
 from libs.common.events.sms_inbound import InboundSms
 from services.router import revoke_all
-from services.router.decide import CLARIFY_WINDOW, SubscriberState, TenantRules, decide
+from services.router.compliance_decisions import CLARIFY_WINDOW
+from services.router.decide import SubscriberState, TenantRules, decide
 from services.router.effects import ConvState
 from services.router.flows.model import Flow, Rule
 from services.router.programs import ProgramDef

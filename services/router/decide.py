@@ -177,7 +177,7 @@ def _yes_or_no(text: str) -> bool | None:
     return None
 
 
-YES_CONFIRM = frozenset(matching.DEFAULT_SYNONYMS["yes"]) | {"join", "start", "si", "sí"}
+YES_CONFIRM = frozenset(matching.DEFAULT_SYNONYMS["yes"]) | {"join", "start"}
 NO_CONFIRM = frozenset(matching.DEFAULT_SYNONYMS["no"])
 
 

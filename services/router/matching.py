@@ -19,8 +19,8 @@ from services.router.normalise import tokens
 
 DEFAULT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "yes": ("yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "yes please", "👍", "yas",
-            "yea", "ya", "absolutely", "of course"),
-    "no": ("no", "n", "nope", "nah", "no thanks", "no thank you", "👎"),
+            "yea", "ya", "absolutely", "of course", "si", "sí", "claro"),
+    "no": ("no", "n", "nope", "nah", "no thanks", "no thank you", "👎", "no gracias"),
 }
 SHORT = 3  # keywords this short never match fuzzily: NO must not become GO, 1 must not become 7
 DEFAULT_THRESHOLD = 75.0  # OSA similarity: one typo or swap in a 4–5 letter word still matches

@@ -100,6 +100,8 @@ CASES = {
     "GI is not GO": Case(GO, "GI", None),
     "NO in a YES/NO step": Case(YES_NO, "NO", "NO", "exact"),
     "nope → NO": Case(YES_NO, "nope", "NO", "synonym"),
+    "Sí → YES": Case(YES_NO, "Sí", "YES", "synonym"),
+    "no gracias → NO": Case(YES_NO, "no gracias", "NO", "synonym"),
     "yse is not YES (short)": Case(YES_NO, "yse", None),
 }
 

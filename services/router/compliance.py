@@ -113,10 +113,10 @@ def _read(text: str) -> tuple[Clause, ...]:
             text = _MASKED.sub(_unmask, text)
     out = []
     for part in _CLAUSES.split(_squeeze(text)):
-        words = tuple(w for w in (_PROFANITY.get(t, t) for t in _TOKENS.findall(part))
-                      if w not in _EMPHASIS)
+        words = tuple([w for w in [_PROFANITY.get(t, t) for t in _TOKENS.findall(part)]
+                       if w not in _EMPHASIS])
         if words:
-            core = tuple(w for w in words if w not in _POLITENESS) or words
+            core = tuple([w for w in words if w not in _POLITENESS]) or words
             out.append(Clause(" ".join(words), words, core))
     return tuple(out)
 
@@ -295,7 +295,8 @@ def _clause(clause: Clause, vocab: Vocabulary) -> tuple[int, Understood] | None:
         return _RANK["unclear"], Understood(Intent.UNCLEAR, scope, "unclear")
     if revocation is not None:
         return 0, Understood(Intent.OPT_OUT, revocation, "revocation")
-    segments = _segments(clause.core, vocab) or _segments(clause.words, vocab)
+    segments = _segments(clause.core, vocab) or (
+        _segments(clause.words, vocab) if clause.words != clause.core else None)
     if segments:
         kind, language = min(segments, key=lambda s: _RANK[s[0]])
         rule = {"refusals": "refusal", "unclear": "unclear", "yes": "yes"}.get(kind, "keyword")

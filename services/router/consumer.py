@@ -26,6 +26,7 @@ from services.router.decide import (
     decide_click,
     decide_enrollment,
     decide_start,
+    unclear,
 )
 from services.router.effects import ConsentChange, Effects
 from services.router.flows import engine
@@ -69,7 +70,8 @@ async def _decide_once(ctx: Ctx, tenant_id: str, phone: str, source: str, input_
                                   session, tenant_id, phone, for_update=True),
                               pending=await store.pending_opt_in(session, tenant_id, phone, now),
                               clarified_at=await store.last_clarification(session, tenant_id, phone)
-                              if source_text is not None else None)
+                              if source_text is not None and unclear(source_text, rules, to_number)
+                              else None)
         fx = decide_fn(rules, sub, now)
         await store.apply(session, fx, source_text=source_text)
         events = fx.events

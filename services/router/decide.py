@@ -118,6 +118,13 @@ def _effects(tenant: TenantRules, phone: str, now: datetime, seed: str, replying
                    reply_from=msg.to if msg else None)
 
 
+def unclear(body: str, tenant: TenantRules, to: str | None) -> bool:
+    """The text may be a revocation and would be asked about: only then does `decide` need to
+    know when the subscriber was last asked (`SubscriberState.clarified_at`)."""
+    found = compliance.classify(body, False, tenant.vocabulary(tenant.program_for(to).id))
+    return found is not None and found.intent is Intent.UNCLEAR
+
+
 def decide(msg: InboundSms, tenant: TenantRules, sub: SubscriberState, now: datetime) -> Effects:
     fx = _effects(tenant, msg.phone, now, f"in:{msg.carrier}:{msg.carrier_message_id}", True, msg)
     if msg.phone == msg.to or msg.phone in tenant.own_numbers:

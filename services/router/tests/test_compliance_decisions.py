@@ -213,3 +213,11 @@ def test_start_after_revoke_all_opts_back_into_the_program_texted_only():
     fx = decide(text("START", "+15555550008"), tenant(MARKETING, ALERTS, CLUB),
                 SubscriberState("opted_out", consents=consents), IN_FORCE)
     assert fx.consent.programs == ("club",) and fx.consent.status == "opted_in"
+
+
+def test_the_tenants_texts_are_its_english_ones():
+    rules = TenantRules.build("acme", "Acme", [], {}, None, help_text="{brand} help: call us.")
+    english = decide(text("HELP"), rules, SubscriberState("opted_in"), BEFORE)
+    spanish = decide(text("AYUDA"), rules, SubscriberState("opted_in"), BEFORE)
+    assert english.sends[0].body == "Acme help: call us."
+    assert spanish.sends[0].body.startswith("Acme: mensajes de marketing recurrentes")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
@@ -144,6 +144,9 @@ class Vocabulary:
     longest: int
     reserved: frozenset[str] = frozenset()
     firsts: frozenset[str] = frozenset()  # the first words of the entries: a quick "no"
+    # What its short replies meant, (text, opted_out) → meaning: it lives and dies with the
+    # vocabulary (one per program and definitions version), so a changed program starts afresh.
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def _built_in_table() -> dict[str, tuple[str, str]]:
@@ -251,8 +254,25 @@ def _segments(words: tuple[str, ...], vocab: Vocabulary) -> list[tuple[str, str]
 
 # --- classification ------------------------------------------------------------------------------
 
+_MEMO_SIZE = 4096
+_UNSEEN = object()
+
+
 def classify(text: str, opted_out: bool, vocab: Vocabulary = DEFAULT) -> Understood | None:
-    """The compliance meaning of a reply (its raw text), or None when it has none."""
+    """The compliance meaning of a reply (its raw text), or None when it has none. Short replies
+    are remembered per vocabulary: most are a few texts sent again and again ("STOP", "Y", "1")."""
+    if len(text) > 160:
+        return _classify(text, opted_out, vocab)
+    key = (text, opted_out)
+    found = vocab.memo.get(key, _UNSEEN)
+    if found is _UNSEEN:
+        found = vocab.memo[key] = _classify(text, opted_out, vocab)
+        if len(vocab.memo) > _MEMO_SIZE:
+            del vocab.memo[next(iter(vocab.memo))]  # the oldest first
+    return found
+
+
+def _classify(text: str, opted_out: bool, vocab: Vocabulary) -> Understood | None:
     best: tuple[int, Understood] | None = None
     for clause in clauses(text):
         found = _clause(clause, vocab)

@@ -5,19 +5,13 @@ Spanish twins answered in Spanish."""
 from __future__ import annotations
 
 from libs.common.testing.app import eventually
-from libs.common.testing.consent import subscribe
+from libs.common.testing.consent import consent_of, subscribe
 from libs.common.testing.phone import Phone
 
 PROGRAMS = {"default": ("+15555550000", {"name": "Offers"}),
             "alerts": ("+15555550009", {"name": "Order alerts", "consent_exempt": True,
                                         "join_keywords": ["ALERTS"]}),
             "club": ("+15555550008", {"name": "VIP club", "join_keywords": ["CLUB"]})}
-
-
-async def consent_of(client, headers, phone):
-    resp = await client.get(f"/v1/consent/{phone}", headers=headers)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
 
 
 async def test_the_revoke_all_setting_defaults_to_the_rules_date_and_can_be_changed(playbooks):

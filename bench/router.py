@@ -3,7 +3,8 @@
 The mix is realistic for a campaign step: 60% exact keywords, 20% synonyms, 10% typos (fuzzy),
 5% numeric answers, 5% unmatched text — every reply first passing the compliance checks, as in
 production. `pipeline` is normalise → compliance → match; `decide` adds building the actions
-(pydantic events) for each reply. One core, one process.
+(pydantic events) for each reply; `compliance (unseen)` reads texts compliance has never seen, so
+that its cache of short replies does not help. One core, one process.
 
     python -m bench.router
 """
@@ -50,9 +51,21 @@ def bench_pipeline(texts: list[str]) -> float:
     started = time.perf_counter()
     for text in texts:
         norm = normalise(text)
-        if classify(norm, False) is None:
+        if classify(text, False) is None:
             matching.match(norm, compiled)
     return len(texts) / (time.perf_counter() - started)
+
+
+def bench_compliance_unseen(rounds: int = 40) -> tuple[int, float]:
+    """Compliance alone on texts it has not read before (the labelled corpus, each text made
+    unique), so its caches of short replies never help: the cost of a new text."""
+    from services.router import corpus
+
+    texts = [f"{e.text} {i}" for i in range(rounds) for e in corpus.load()]
+    started = time.perf_counter()
+    for text in texts:
+        classify(text, False)
+    return len(texts), len(texts) / (time.perf_counter() - started)
 
 
 def bench_decide(texts: list[str]) -> float:
@@ -72,6 +85,8 @@ def main() -> None:
     bench_pipeline(texts[:10_000])  # warm the caches
     report("router pipeline", replies=len(texts), decisions_per_s=bench_pipeline(texts))
     report("router decide (with actions)", replies=50_000, decisions_per_s=bench_decide(texts[:50_000]))
+    unseen, per_s = bench_compliance_unseen()
+    report("router compliance (unseen)", texts=unseen, texts_per_s=per_s)
 
 
 

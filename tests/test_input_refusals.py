@@ -66,8 +66,8 @@ async def test_a_body_that_is_not_utf8_or_holds_infinity_is_a_422_not_a_crash(su
 
 async def test_texts_sent_as_written_may_not_hold_variables(suite, tenant):
     _, client = suite
-    await refused(await client.patch("/v1/tenants/acme", headers=tenant, json={"help_text": "{brand}: help"}),
-                  ["body", "help_text"], "sent as written")
+    await refused(await client.patch("/v1/tenants/acme", headers=tenant, json={"help_text": "{name}: help"}),
+                  ["body", "help_text"], "this text may use {brand}")
     await refused(await client.put("/v1/programs/alerts", headers=tenant, json={"opt_in_text": "Hi {name"}),
                   ["opt_in_text"], "unclosed {")
     resp = await client.post("/v1/segments", headers=tenant, json={"id": "all", "name": "All",

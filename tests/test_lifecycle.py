@@ -6,18 +6,13 @@ from __future__ import annotations
 import pytest
 
 from libs.common.testing.app import eventually, walk_pages
+from libs.common.testing.consent import consent_of
 from libs.common.testing.phone import Phone
 
 
 @pytest.fixture
 def world(playbooks):
     return playbooks
-
-
-async def consent_of(client, headers, phone):
-    resp = await client.get(f"/v1/consent/{phone}", headers=headers)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
 
 
 async def test_join_then_yes_subscribes_confirms_and_starts_the_welcome_flow(world):

@@ -33,19 +33,23 @@ def when_saved(problem: Callable[[Any], str | None]) -> AfterValidator:
     return AfterValidator(check)
 
 
-def _written_problem(text: str | None, variables: tuple[str, ...] = ()) -> str | None:
-    try:
-        placeholders.check(text or "", variables)
-    except placeholders.BadPlaceholder as exc:
-        return str(exc)
-    return None
+def sent_with(*variables: str) -> AfterValidator:
+    """A text whose placeholders may be only `variables` (and tracked links), whatever the flow."""
+    def problem(text: str | None) -> str | None:
+        try:
+            placeholders.check(text or "", variables)
+        except placeholders.BadPlaceholder as exc:
+            return str(exc)
+        return None
+
+    return when_saved(problem)
 
 
-# A text sent exactly as written (compliance texts, a broadcast's body): tracked links, no variables.
-AsWritten = when_saved(_written_problem)
-# A text rendered for any conversation (the tenant's hand-off acknowledgement): only {brand} is
-# known whatever the flow.
-WithBrand = when_saved(lambda text: _written_problem(text, ("brand",)))
+# A text sent exactly as written (a broadcast's body): tracked links, no variables.
+AsWritten = sent_with()
+# Compliance texts and the tenant's hand-off acknowledgement, rendered for any conversation: only
+# {brand} is known whatever the flow.
+WithBrand = sent_with("brand")
 
 
 def _dicts(value: Any) -> list[Mapping]:

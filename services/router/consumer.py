@@ -36,6 +36,7 @@ from services.router.decide import (
     decide_click,
     decide_enrollment,
     decide_start,
+    unclear,
 )
 from services.router.effects import ConsentChange, ConvState, Effects
 from services.router.flows import engine
@@ -91,10 +92,14 @@ async def _decide_once(ctx: Ctx, tenant_id: str, phone: str, source: str, input_
             return []
         now = ctx.clock()
         program = rules.program_for(to_number)
-        sub = SubscriberState(consent=await store.consent(session, tenant_id, phone, program.id),
+        consents = await store.consents(session, tenant_id, phone)
+        sub = SubscriberState(consent=consents.get(program.id), consents=consents,
                               conversation=await store.open_conversation(
                                   session, tenant_id, phone, for_update=True),
-                              pending=await store.pending_opt_in(session, tenant_id, phone, now))
+                              pending=await store.pending_opt_in(session, tenant_id, phone, now),
+                              clarified_at=await store.last_clarification(session, tenant_id, phone)
+                              if source_text is not None and unclear(source_text, rules, to_number)
+                              else None)
         fx = decide_safely(decide_fn, rules, sub, now, source)
         await store.apply(session, fx, source_text=source_text)
         events = fx.events

@@ -1,7 +1,8 @@
 """What a subscriber's message means and what to do: pure, no I/O, no clock reads.
 
 Order (DESIGN.md, "compliance first"), after ignoring texts from the tenant's own numbers (loops):
-1. compliance: opt-out (STOP family and plain-language revocations), HELP, opt back in;
+1. compliance: opt-out (STOP family, typos, plain-language revocations, in English and Spanish and
+   the program's own words), HELP, opt back in; an unclear text gets one clarifying question;
 2. opted-out numbers get no automated answer;
 3. a conversation with an agent: automation stays silent;
 4. the active conversation's step options (exact, synonym, number, letter, fuzzy);
@@ -15,35 +16,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from libs.common.events.campaign_enrolled import CampaignEnrolled
 from libs.common.events.link_clicked import LinkClicked
 from libs.common.events.sms_inbound import InboundSms
-from services.router import matching
-from services.router.compliance import Intent, classify
+from services.router import compliance, matching, revoke_all
+from services.router.compliance import Intent
+from services.router.compliance_decisions import OPTED_IN, OPTED_OUT, clarify, comply, text_for
 from services.router.effects import ConsentChange, ConvState, Effects, OptInRequested, PendingOptIn
 from services.router.flows import engine
 from services.router.flows.model import Flow, Rule
 from services.router.normalise import normalise
-from services.router.programs import DEFAULT_PROGRAM, ProgramDef, confirm_request, confirmed, implicit_default
-
-OPTED_OUT, OPTED_IN = "opted_out", "opted_in"
-
-
-def default_help(brand: str) -> str:
-    return (f"{brand}: recurring automated marketing texts. Msg frequency varies. "
-            f"Msg & data rates may apply. Reply HELP for help, STOP to opt out.")
-
-
-def default_opt_out(brand: str) -> str:
-    return f"{brand}: You are unsubscribed and will receive no more messages. Reply START to resubscribe."
-
-
-def default_opt_in(brand: str) -> str:
-    return (f"{brand}: You are subscribed again. Msg frequency varies. Msg & data rates may apply. "
-            f"Reply HELP for help, STOP to opt out.")
-
+from services.router.programs import DEFAULT_PROGRAM, ProgramDef, implicit_default
 
 DEFAULT_HANDOFF = "Thanks! A team member will reply shortly."
 
@@ -67,6 +52,8 @@ class TenantRules:
     experiments: dict = field(default_factory=dict)  # (flow_id, step) → experiments.ExperimentView
     own_numbers: frozenset[str] = frozenset()  # sending and program numbers: texts from them are loops
     degraded: bool = False  # see compliance_only
+    revoke_all_from: date | None = revoke_all.EFFECTIVE  # None: the FCC's revoke-all never applies
+    vocabularies: dict[str, compliance.Vocabulary] = field(default_factory=dict)  # per program
 
     @classmethod
     def build(cls, tenant_id: str, brand: str, rules: list[Rule], flows: dict[str, Flow],
@@ -79,11 +66,14 @@ class TenantRules:
         progs = {p.id: p for p in (programs or [implicit_default()])}
         own = {normalise(k): p.id for p in progs.values() for k in p.join_keywords}
         join = {**own, **{normalise(k): r.join for r in active if r.join for k in r.keywords}}
+        reserved = _tenant_words(active, flows, progs.values())
         return cls(tenant_id, brand, rules=active, flows=flows, compiled=compiled,
                    rules_by_key={r.id: r for r in active}, programs=progs, join_words=join,
                    program_join_words=frozenset(own),
                    own_numbers=frozenset(sending_numbers).union(
-                       *(p.numbers for p in progs.values())), **texts)
+                       *(p.numbers for p in progs.values())),
+                   vocabularies={p.id: compliance.vocabulary(p.words_by_language, reserved)
+                                 for p in progs.values()}, **texts)
 
     def flow(self, flow_id: str) -> Flow | None:
         return self.flows.get(flow_id)
@@ -104,12 +94,30 @@ class TenantRules:
                 return program
         return self.programs.get(DEFAULT_PROGRAM) or next(iter(self.programs.values()))
 
+    def vocabulary(self, program_id: str) -> compliance.Vocabulary:
+        return self.vocabularies.get(program_id) or compliance.DEFAULT
+
+    @property
+    def tenant_texts(self) -> dict[str, str | None]:
+        return {"help": self.help_text, "opt_out": self.opt_out_text, "opt_in": self.opt_in_text}
+
+
+def _tenant_words(rules: Iterable[Rule], flows: dict[str, Flow], programs: Iterable[ProgramDef]
+                  ) -> list[str]:
+    """The tenant's own keywords: a reply that is one of them is never taken for a typo of STOP."""
+    words = [w for r in rules for w in (*r.keywords, *r.synonyms)]
+    words += [w for f in flows.values() for s in f.steps.values() for o in s.options
+              for w in (*o.keywords, *o.synonyms)]
+    return words + [w for p in programs for w in p.join_keywords]
+
 
 @dataclass
 class SubscriberState:
     consent: str | None = None  # for the program in question: opted_in | opted_out | None
     conversation: ConvState | None = None
     pending: PendingOptIn | None = None  # an unconfirmed, unexpired double opt-in
+    consents: dict[str, str] = field(default_factory=dict)  # every program's, when known
+    clarified_at: datetime | None = None  # when an unclear text was last answered with the question
 
     def copy(self) -> SubscriberState:
         """A copy to decide on (only the conversation is changed in place)."""
@@ -125,6 +133,13 @@ def _effects(tenant: TenantRules, phone: str, now: datetime, seed: str, replying
                    reply_from=msg.to if msg else None)
 
 
+def unclear(body: str, tenant: TenantRules, to: str | None) -> bool:
+    """The text may be a revocation and would be asked about: only then does `decide` need to
+    know when the subscriber was last asked (`SubscriberState.clarified_at`)."""
+    found = compliance.classify(body, False, tenant.vocabulary(tenant.program_for(to).id))
+    return found is not None and found.intent is Intent.UNCLEAR
+
+
 def decide(msg: InboundSms, tenant: TenantRules, sub: SubscriberState, now: datetime) -> Effects:
     fx = _effects(tenant, msg.phone, now, f"in:{msg.carrier}:{msg.carrier_message_id}", True, msg)
     if msg.phone == msg.to or msg.phone in tenant.own_numbers:
@@ -136,10 +151,11 @@ def decide(msg: InboundSms, tenant: TenantRules, sub: SubscriberState, now: date
     if conv is not None:
         fx.transcript.append((conv.id, "in", "subscriber", msg.body))
     text = normalise(msg.body)
-    intent = classify(text, sub.consent == OPTED_OUT)
+    understood = compliance.classify(msg.body, sub.consent == OPTED_OUT, tenant.vocabulary(program.id))
+    intent = understood.intent if understood is not None else None
     pending = sub.pending if sub.pending and sub.pending.expires_at > now else None
-    if intent is not None:
-        _compliance(fx, tenant, program, sub, conv, intent, text)
+    if understood is not None and intent is not Intent.UNCLEAR:
+        comply(fx, tenant, program, sub, conv, understood, text)
         if pending is not None and intent in (Intent.OPT_OUT, Intent.OPT_OUT_ALL):
             fx.opt_in_resolved = (pending.id, "cancelled")
     elif pending is not None and (answer := _yes_or_no(text)) is not None:
@@ -150,40 +166,29 @@ def decide(msg: InboundSms, tenant: TenantRules, sub: SubscriberState, now: date
         _request_opt_in(fx, tenant, tenant.programs.get(join, program), text, msg)
     elif text in tenant.program_join_words and sub.consent == OPTED_IN:
         fx.stage, fx.rule = "already_subscribed", program.id
-        fx.send(program.opt_in_text or confirmed(tenant.brand), "reply")
+        fx.send(text_for(tenant, program, "confirmed", program.language or "en"), "reply")
     elif sub.consent == OPTED_OUT:
         fx.stage = "opted_out_silent"  # kept in the transcript for agents, never answered
         if conv is None:
             fx.transcript.append((None, "in", "subscriber", msg.body))
     elif conv is not None and conv.status == "agent":
         fx.stage, fx.rule = "agent", conv.handoff_reason
+    elif intent is Intent.UNCLEAR and not _step_expects(tenant, conv, text):
+        clarify(fx, tenant, program, sub, conv, understood, msg)
     else:
         _understand(fx, tenant, conv, text, msg.body)
     return fx
 
 
-def _compliance(fx: Effects, tenant: TenantRules, program: ProgramDef, sub: SubscriberState,
-                conv: ConvState | None, intent: Intent, text: str) -> None:
-    fx.stage, fx.rule = "compliance", intent.value
-    keyword = text.upper()[:64]
-    if intent in (Intent.OPT_OUT, Intent.OPT_OUT_ALL):
-        every = intent is Intent.OPT_OUT_ALL
-        if sub.consent == OPTED_OUT and not every:
-            return  # already out: one confirmation was sent, nothing more is
-        programs = tuple(tenant.programs) if every else (program.id,)
-        fx.consent = ConsentChange(OPTED_OUT, keyword, programs, "opt_out")
-        for program_id in programs:
-            fx.fact("consent_changed", consent=OPTED_OUT, keyword=keyword, program_id=program_id)
-        if conv is not None:
-            engine.end(fx, conv, "opted out")
-        fx.send(program.opt_out_text or tenant.opt_out_text or default_opt_out(tenant.brand), "compliance")
-    elif intent is Intent.HELP:
-        fx.send(program.help_text or tenant.help_text or default_help(tenant.brand), "compliance")
-    elif intent is Intent.OPT_IN:
-        if sub.consent != OPTED_IN:
-            fx.consent = ConsentChange(OPTED_IN, keyword, (program.id,), "re_opt_in")
-            fx.fact("consent_changed", consent=OPTED_IN, keyword=keyword, program_id=program.id)
-        fx.send(tenant.opt_in_text or default_opt_in(tenant.brand), "compliance")
+def _step_expects(tenant: TenantRules, conv: ConvState | None, text: str) -> bool:
+    """The conversation's step asked for this very answer (an option it names, or free text):
+    then "done" or "not interested" answers the question and is not unclear."""
+    flow = tenant.flow(conv.flow_id) if conv is not None and conv.flow_id else None
+    step = flow.steps.get(conv.step or "") if flow is not None else None
+    if step is None or not step.options:
+        return False
+    found = engine.match_option(step, text)
+    return found is not None and found[1].stage != "fuzzy"
 
 
 def _yes_or_no(text: str) -> bool | None:
@@ -207,7 +212,7 @@ def _request_opt_in(fx: Effects, tenant: TenantRules, program: ProgramDef, keywo
         expires_at=fx.now + timedelta(hours=program.opt_in_expiry_hours),
         evidence={"channel": "sms", "keyword": keyword.upper(), "message_id": msg.carrier_message_id,
                   "text": msg.body, "to": msg.to, "requested_at": fx.now.isoformat()})
-    fx.send(program.confirm_request_text or confirm_request(tenant.brand), "reply")
+    fx.send(text_for(tenant, program, "confirm_request", program.language or "en"), "reply")
 
 
 def _confirm(fx: Effects, tenant: TenantRules, program: ProgramDef, pending: PendingOptIn,
@@ -224,7 +229,7 @@ def _confirm(fx: Effects, tenant: TenantRules, program: ProgramDef, pending: Pen
     fx.consent = ConsentChange(OPTED_IN, "Y", (program.id,), "confirmation",
                                source=str(pending.evidence.get("channel", "sms")), evidence=evidence)
     fx.fact("consent_changed", consent=OPTED_IN, keyword="Y", program_id=program.id)
-    fx.send(program.opt_in_text or confirmed(tenant.brand), "compliance")
+    fx.send(text_for(tenant, program, "confirmed", program.language or "en"), "compliance")
     if program.welcome_flow and (flow := tenant.flow(program.welcome_flow)) is not None:
         engine.start(fx, flow, conv, tenant.flow, campaign_id=f"welcome:{program.id}")
 

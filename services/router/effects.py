@@ -59,6 +59,16 @@ class ConsentChange:
 
 
 @dataclass(frozen=True)
+class ConsentNote:
+    """An audit-trail entry that changes no consent (an unclear text and whether it was asked about)."""
+
+    program_id: str
+    status: str
+    event: str
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class OptInRequested:
     id: str
     program_id: str
@@ -111,6 +121,7 @@ class Effects:
     sends: list[SendSms] = field(default_factory=list)
     facts: list[SubscriberEvent] = field(default_factory=list)
     consent: ConsentChange | None = None
+    consent_notes: list[ConsentNote] = field(default_factory=list)
     opt_in_requested: OptInRequested | None = None
     opt_in_resolved: tuple[str, str] | None = None  # (request id, confirmed | cancelled)
     conversations: dict[str, ConvState] = field(default_factory=dict)

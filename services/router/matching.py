@@ -19,21 +19,48 @@ from services.router.normalise import tokens
 
 DEFAULT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "yes": ("yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "yes please", "👍", "yas",
-            "yea", "ya", "absolutely", "of course"),
-    "no": ("no", "n", "nope", "nah", "no thanks", "no thank you", "👎"),
+            "yea", "ya", "absolutely", "of course", "si", "sí", "claro"),
+    "no": ("no", "n", "nope", "nah", "no thanks", "no thank you", "👎", "no gracias"),
 }
 SHORT = 3  # keywords this short never match fuzzily: NO must not become GO, 1 must not become 7
 DEFAULT_THRESHOLD = 75.0  # OSA similarity: one typo or swap in a 4–5 letter word still matches
-_NUMBER = re.compile(r"^(?:i'?d (?:say|give it) (?:a )?)?(\d{1,2})(?:\s*(?:/|out of|of)\s*\d{1,2})?"
-                     r"(?:\s*(?:stars?|points?|pts?|⭐+))?$")
-_STARS = re.compile(r"^(⭐{1,10})$")
-_LETTER = re.compile(r"^\(?([a-z])[).:]?$")
+_WORD_NUMBERS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                 "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
+             "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+_STAR_CHARS = "⭐★🌟"
+_WORD = "|".join([*_WORD_NUMBERS, *_ORDINALS])
+# "2", "#2", "2nd", "two", "the second one", "option 2", "5 stars", "5/5", "I'd give it a 4"
+_NUMBER = re.compile(
+    r"^(?:(?:i'?d say|i'?d give it|i give it|i pick|i choose|i'?ll take|i want|let'?s go with|"
+    r"go with|option|number|no\.|choice|answer|my answer is|rating|rate|it'?s|the|a|an)\s+|#\s*)*"
+    rf"(?P<n>\d{{1,2}}(?:st|nd|rd|th)?|{_WORD})"
+    r"(?:\s*(?:/|out of|of)\s*\d{1,2})?"
+    rf"(?:\s*(?:stars?|[{_STAR_CHARS}]+|points?|pts?|one|option|please|pls|thanks))*$")
+# "a", "a)", "(b)", "c.", "option c", "letter b please"
+_LETTER = re.compile(r"^(?:(?:option|letter|choice|answer|my answer is|i pick|i choose|i'?ll take|"
+                     r"go with|the)\s+)*\(?([a-z])\)?[).:]?(?:\s+(?:please|pls|thanks))?$")
+_KEYCAP = str.maketrans("", "", "\ufe0f\u20e3")  # "2️⃣" is 2
+
+
+def read_number(text: str) -> int | None:
+    """The number a normalised reply names, in any of the ways people write one."""
+    text = text.translate(_KEYCAP)
+    if text and len(text) <= 10 and (all(ch in _STAR_CHARS for ch in text) or set(text) == {"*"}):
+        return len(text)
+    m = _NUMBER.match(text)
+    if m is None:
+        return None
+    n = m.group("n")
+    if n[0].isdigit():
+        return int(n.rstrip("stndrh"))
+    return _WORD_NUMBERS.get(n, _ORDINALS.get(n))
+
+
 # Words around a keyword that do not change which option it names ("shoes please", "I want bags").
 _FILLER = frozenset({"please", "pls", "plz", "thanks", "thank", "you", "i", "want", "would", "like",
                      "id", "the", "a", "an", "some", "me", "for", "my", "choice", "is", "answer",
                      "option", "go", "with", "ill", "take", "oh", "um", "hmm", "ok", "okay"})
-_WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-                 "eight": 8, "nine": 9, "ten": 10}
 
 
 @dataclass(frozen=True)
@@ -62,6 +89,7 @@ class Compiled:
     synonyms: dict[str, str] = field(default_factory=dict)
     fuzzy: dict[str, tuple[str, float]] = field(default_factory=dict)
     ranges: list[tuple[int, int, str]] = field(default_factory=list)
+    numbers: dict[int, str] = field(default_factory=dict)  # keywords that are numbers: "1", "ONE"
     letters: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -90,7 +118,13 @@ def compile_options(options: Sequence[Option], default_synonyms: bool = True) ->
             c.exact.setdefault(word, opt.key)
             if len(word) == 1 and word.isalpha():
                 c.letters.setdefault(word, opt.key)
+            if (value := read_number(word)) is not None and " " not in word:
+                c.numbers.setdefault(value, opt.key)
             if len(word) > SHORT and not word.isdigit():
+                c.fuzzy.setdefault(word, (opt.key, opt.threshold))
+        for syn in opt.synonyms:  # a tenant's own synonyms are matched like keywords, typos too
+            word = _norm_word(syn)
+            if len(word) > SHORT and not word.isdigit() and word not in c.exact:
                 c.fuzzy.setdefault(word, (opt.key, opt.threshold))
         synonyms = list(opt.synonyms)
         if default_synonyms:
@@ -139,17 +173,13 @@ def fuzzy(text: str, c: Compiled) -> Match | None:
 
 
 def number(text: str, c: Compiled) -> Match | None:
-    if not c.ranges:
+    if not c.ranges and not c.numbers:
         return None
-    value: int | None = None
-    if m := _NUMBER.match(text):
-        value = int(m.group(1))
-    elif m := _STARS.match(text):
-        value = len(m.group(1))
-    elif text in _WORD_NUMBERS:
-        value = _WORD_NUMBERS[text]
+    value = read_number(text)
     if value is None:
         return None
+    if (key := c.numbers.get(value)) is not None:
+        return Match(key, "number", number=value)
     for low, high, key in c.ranges:
         if low <= value <= high:
             return Match(key, "number", number=value)

@@ -47,3 +47,40 @@ def normalise(text: str) -> str:
 def tokens(normalised: str) -> list[str]:
     """Words with inner punctuation removed ("don't" → "dont", "opt-out" → "opt", "out")."""
     return [t for t in _NON_WORD.split(normalised.replace("'", "")) if t]
+
+
+# --- the compliance form -------------------------------------------------------------------------
+
+def _decorated_letters() -> dict[int, str]:
+    """Letters NFKC leaves alone that people use to write STOP: negative circled and squared
+    letters (🅢, 🆂), regional indicators (🇸), small capitals (ꜱᴛᴏᴘ) and the Cyrillic and Greek
+    capitals that look Latin (ЅТОР)."""
+    table: dict[int, str] = {}
+    prefixes = ("NEGATIVE CIRCLED LATIN CAPITAL LETTER ", "NEGATIVE SQUARED LATIN CAPITAL LETTER ",
+                "REGIONAL INDICATOR SYMBOL LETTER ", "LATIN LETTER SMALL CAPITAL ")
+    for cp in (*range(0x1D00, 0x1D2C), 0xA730, 0xA731, *range(0x1F150, 0x1F18A),
+               *range(0x1F1E6, 0x1F200)):
+        name = unicodedata.name(chr(cp), "")
+        for prefix in prefixes:
+            if name.startswith(prefix) and len(letter := name[len(prefix):]) == 1:
+                table[cp] = letter.lower()
+    cyrillic = dict(zip("АВЕЅІЈКМНОРСТХУаеорсхуѕіј", "abesijkmhopctxyaeopcxysij", strict=True))
+    greek = dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοτ", "abezhikmnoptyxot", strict=True))
+    table.update({ord(look): latin for look, latin in (cyrillic | greek).items()})
+    return table
+
+
+_LOOKALIKES = _decorated_letters() | _QUOTES
+
+
+def fold(text: str) -> str:
+    """Stage 1 for compliance: what a reply says with its decoration taken off. NFKC (full-width,
+    mathematical letters), decorated and look-alike letters, case, accents and variation selectors
+    removed ("Stóp" → "stop", "no más" → "no mas"). Punctuation and emoji stay: the compliance rules
+    read "s.t.o.p", "$top" and "🛑" themselves."""
+    text = text[:MAX_MATCH_CHARS]
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_LOOKALIKES)
+        text = "".join(ch for ch in unicodedata.normalize("NFD", text)
+                       if unicodedata.category(ch) != "Mn")
+    return text.casefold()

@@ -48,7 +48,8 @@ async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> Tenan
     if tenant is None:
         return None
     version = (*await store.definitions_version(session, tenant_id), tenant.brand, tenant.help_text,
-               tenant.opt_out_text, tenant.opt_in_text, tenant.handoff_text, tenant.fallback_to_agent)
+               tenant.opt_out_text, tenant.opt_in_text, tenant.handoff_text, tenant.fallback_to_agent,
+               tenant.revoke_all_from)
     live = await experiments.load(session, tenant_id)  # counts move on: refreshed every TTL
     if hit is not None and hit[1] == version:
         refreshed = dataclasses.replace(hit[2], experiments=live)
@@ -65,7 +66,8 @@ async def tenant_rules(ctx: Ctx, session: AsyncSession, tenant_id: str) -> Tenan
                               help_text=tenant.help_text,
                               opt_out_text=tenant.opt_out_text, opt_in_text=tenant.opt_in_text,
                               handoff_text=tenant.handoff_text,
-                              fallback_to_agent=tenant.fallback_to_agent)
+                              fallback_to_agent=tenant.fallback_to_agent,
+                              revoke_all_from=tenant.revoke_all_from)
     built = dataclasses.replace(built, experiments=live)
     if generations.get(tenant_id, 0) == generation:
         cache[tenant_id] = (time.monotonic(), version, built)

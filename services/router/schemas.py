@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.common.definitions import AsWritten, WithBrand
+from libs.common.definitions import WithBrand
 from libs.common.inputs import Input
 
 TENANT_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -19,7 +19,7 @@ class TenantIn(Input):
     id: str = Field(pattern=TENANT_ID, description="Slug used in webhook URLs.")
     name: str = Field(min_length=1, max_length=200)
     brand: str | None = Field(None, max_length=200, description="Brand named in compliance texts.")
-    help_text: Annotated[str | None, AsWritten] = Field(None, max_length=1600)
+    help_text: Annotated[str | None, WithBrand] = Field(None, max_length=1600)
 
 
 class TenantOut(BaseModel):
@@ -31,6 +31,7 @@ class TenantOut(BaseModel):
     opt_in_text: str | None = None
     handoff_text: str | None = None
     fallback_to_agent: bool = False
+    revoke_all_from: date | None = None
     created_at: datetime
 
 
@@ -64,10 +65,14 @@ class TenantPatch(Input):
 
     name: str | None = Field(None, min_length=1, max_length=200)
     brand: str | None = Field(None, min_length=1, max_length=200)
-    help_text: Annotated[str | None, AsWritten] = Field(None, max_length=1600)
-    opt_out_text: Annotated[str | None, AsWritten] = Field(None, max_length=1600)
-    opt_in_text: Annotated[str | None, AsWritten] = Field(None, max_length=1600)
+    help_text: Annotated[str | None, WithBrand] = Field(None, max_length=1600)
+    opt_out_text: Annotated[str | None, WithBrand] = Field(None, max_length=1600)
+    opt_in_text: Annotated[str | None, WithBrand] = Field(None, max_length=1600)
     handoff_text: Annotated[str | None, WithBrand] = Field(None, max_length=1600, description=(
         "Sent once when a subscriber's text hands the conversation to an agent; null = the "
         "default, empty = none."))
     fallback_to_agent: bool | None = None
+    revoke_all_from: date | None = Field(None, description=(
+        "From this date (00:00 UTC) a STOP to one program's number opts out of all the tenant's "
+        "programs except consent-exempt ones (the FCC's revoke-all rule, 47 CFR 64.1200(a)(10), "
+        "in force 2027-01-31, the default); null: only the program texted."))

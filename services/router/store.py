@@ -102,6 +102,20 @@ async def consent(session: AsyncSession, tenant_id: str, phone: str,
         Consent.tenant_id == tenant_id, Consent.program_id == program_id, Consent.phone == phone))
 
 
+async def consents(session: AsyncSession, tenant_id: str, phone: str) -> dict[str, str]:
+    """Every program's consent of one subscriber (program id → opted_in | opted_out)."""
+    rows = await session.execute(select(Consent.program_id, Consent.status).where(
+        Consent.tenant_id == tenant_id, Consent.phone == phone))
+    return {program_id: status for program_id, status in rows if status}
+
+
+async def last_clarification(session: AsyncSession, tenant_id: str, phone: str) -> datetime | None:
+    """When an unclear text of this subscriber was last answered with the clarifying question."""
+    return await session.scalar(select(func.max(ConsentAudit.at)).where(
+        ConsentAudit.tenant_id == tenant_id, ConsentAudit.phone == phone,
+        ConsentAudit.event == "clarify_asked"))
+
+
 async def pending_opt_in(session: AsyncSession, tenant_id: str, phone: str,
                          now: datetime) -> PendingOptIn | None:
     row = await session.scalar(select(OptInRequest).where(
@@ -161,6 +175,11 @@ async def apply(session: AsyncSession, fx: Effects, *, source_text: str | None =
             await session.execute(update(Timer).where(
                 Timer.tenant_id == fx.tenant_id, Timer.phone == fx.phone, Timer.status == "pending")
                 .values(status="cancelled"))
+    for note in fx.consent_notes:
+        session.add(ConsentAudit(tenant_id=fx.tenant_id, program_id=note.program_id, phone=fx.phone,
+                                 status=note.status, event=note.event, source="sms",
+                                 evidence=note.evidence, source_message_id=fx.in_reply_to,
+                                 source_text=source_text, at=now))
     if fx.opt_in_requested is not None:
         req = fx.opt_in_requested
         session.add(OptInRequest(id=req.id, tenant_id=fx.tenant_id, program_id=req.program_id,

@@ -29,12 +29,16 @@ POLL_SECONDS = 0.5
 async def fire_due(ctx: Ctx, limit: int = 500) -> int:
     """Fire every timer due by `ctx.clock()`; returns how many fired."""
     fired = 0
-    while fired < limit and await _fire_one(ctx):
-        fired += 1
+    for _ in range(limit):
+        outcome = await _fire_one(ctx)
+        if outcome is None:
+            break
+        fired += outcome
     return fired
 
 
-async def _fire_one(ctx: Ctx) -> bool:
+async def _fire_one(ctx: Ctx) -> int | None:
+    """1 when a timer fired, 0 when another firer claimed it first, None when none is due."""
     now = ctx.clock()
     async with ctx.sessions() as session, session.begin():
         query = (select(Timer).where(Timer.status == "pending", Timer.due_at <= now)
@@ -43,17 +47,17 @@ async def _fire_one(ctx: Ctx) -> bool:
             query = query.with_for_update(skip_locked=True)
         timer = await session.scalar(query)
         if timer is None:
-            return False
+            return None
         # The conditional update is the claim: on SQLite (no SKIP LOCKED) two firers may read the
         # same row, but only one of them changes it from pending.
         claimed = await session.execute(update(Timer).where(Timer.id == timer.id, Timer.status == "pending")
                                         .values(status="fired").execution_options(synchronize_session=False))
         if claimed.rowcount != 1:
-            return True
+            return 0
         conv = await store.conversation(session, timer.conversation_id)
         rules = await tenant_rules(ctx, session, timer.tenant_id)
         if conv is None or rules is None:
-            return True
+            return 1
         consent = await store.consent(session, timer.tenant_id, timer.phone)
         fx = decide_safely(lambda r, c, n: decide_timer(timer.kind, timer.step, c, r, timer.phone,
                                                         consent, n, timer.id), rules, conv, now, "timer")
@@ -62,7 +66,7 @@ async def _fire_one(ctx: Ctx) -> bool:
             await ctx.bus.emit(event)
     log.info("timer_fired", tenant=timer.tenant_id, kind=timer.kind, step=timer.step, stage=fx.stage,
              sends=len(fx.sends))
-    return True
+    return 1
 
 
 async def timer_loop(ctx: Ctx) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, LargeBinary, String, Text, false
+from sqlalchemy import Boolean, Date, ForeignKey, LargeBinary, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from libs.common.db.base import Base, UtcDateTime
@@ -21,6 +21,9 @@ class Tenant(Base):
     opt_in_text: Mapped[str | None] = mapped_column(Text)
     handoff_text: Mapped[str | None] = mapped_column(Text)  # None: the default; "": none sent
     fallback_to_agent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The FCC's revoke-all rule (47 CFR 64.1200(a)(10)) applies from this date; None: never.
+    revoke_all_from: Mapped[date | None] = mapped_column(Date, default=date(2027, 1, 31),
+                                                         server_default=text("'2027-01-31'"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

@@ -22,6 +22,7 @@ MetricName = Literal[
     "parley_bus_dead_letters_total",
     "parley_http_requests_total",
     "parley_webhooks_total",
+    "parley_webhooks_unavailable_total",
     "parley_webhook_seconds",
     "parley_messages_sent_total",
     "parley_link_clicks_total",
@@ -42,6 +43,14 @@ BUS_DEAD_LETTERS = Counter(
 )
 WEBHOOKS = Counter(
     _name("parley_webhooks_total"), "Carrier webhooks by outcome", ["carrier", "kind", "outcome"]
+)
+WEBHOOKS_UNAVAILABLE = Counter(
+    _name("parley_webhooks_unavailable_total"),
+    "Webhooks answered 503 (each also counted as outcome unavailable), by reason: bus_down "
+    "(refused at once while the bus knows it has no broker), in_flight (another copy of the "
+    "message is being published), bus (a publish failed or timed out), database, credentials "
+    "(sealed under another PARLEY_SECRET_KEY)",
+    ["reason"],
 )
 WEBHOOK_SECONDS = Histogram(
     _name("parley_webhook_seconds"), "Webhook request to answer", ["carrier"],

@@ -1,6 +1,10 @@
 """The Kafka backend, through aiokafka.
 
-Producer: idempotent, acks=all, so `publish` returning means every in-sync replica has the event.
+Producer: idempotent, acks=all, so `publish` returning means every in-sync replica has the event;
+a publish waits at most `publish_timeout_s` (PARLEY_PUBLISH_TIMEOUT_S, also the producer's request
+timeout), then raises `BusUnavailable`. A failed or timed-out publish turns `available()` false
+(logged once) until a publish succeeds or a background metadata probe, every `PROBE_EVERY_S` while
+down, finds a leader for every partition of Parley's topics.
 Consumers: manual commits after each batch a partition handled (never auto-commit), one task per
 group member, the partitions of a batch handled concurrently and each partition in order.
 Topics (and their `.dlq` twins) are created on start with the configured partition count.
@@ -27,17 +31,20 @@ from libs.common.bus.base import (
     Handler,
     Record,
 )
+from libs.common.bus.health import Health
 from libs.common.bus.runner import process_records
 from libs.common.events import TOPICS, Event
 
 log = structlog.get_logger("parley.bus.kafka")
+
+PROBE_EVERY_S = 0.5
 
 
 class KafkaBus(Bus):
     def __init__(self, bootstrap: str, *, partitions: int = 8, replication_factor: int = 1,
                  max_tries: int = 5,
                  backoff_s: float = 0.05, topic_prefix: str = "",
-                 publish_timeout_s: float = 5.0, client_id: str = "parley",
+                 publish_timeout_s: float = 2.0, client_id: str = "parley",
                  security: dict | None = None) -> None:
         self.bootstrap = bootstrap
         self.partitions = partitions
@@ -50,6 +57,8 @@ class KafkaBus(Bus):
         self.security = security or {}  # kafka_security.client_options: for every client
         self._producer: AIOKafkaProducer | None = None
         self._consumers: list[KafkaConsumer] = []
+        self._health = Health()
+        self._probe: asyncio.Task | None = None
 
     async def start(self) -> None:
         try:
@@ -72,6 +81,10 @@ class KafkaBus(Bus):
     async def stop(self) -> None:
         for consumer in list(self._consumers):
             await consumer.stop()
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
@@ -99,6 +112,40 @@ class KafkaBus(Bus):
         except (TimeoutError, KafkaError, OSError):
             return False
 
+    def available(self) -> bool:
+        return self._producer is not None and self._health.available
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._health.failed(repr(exc)[:200]):
+            log.error("bus_unavailable", bootstrap=self.bootstrap, error=self._health.reason,
+                      timeout_s=self.publish_timeout_s)
+            if self._probe is None or self._probe.done():  # one probe at a time
+                self._probe = asyncio.create_task(self._probe_until_back(), name="kafka:probe")
+
+    def _succeeded(self) -> None:
+        if self._health.succeeded():
+            log.info("bus_available", bootstrap=self.bootstrap)
+
+    async def _probe_until_back(self) -> None:
+        while not self._health.available and self._producer is not None:
+            if await self._leaders_known(self._producer):
+                self._succeeded()
+                return
+            await asyncio.sleep(PROBE_EVERY_S)
+
+    async def _leaders_known(self, producer: AIOKafkaProducer) -> bool:
+        """The broker answers metadata, naming a leader for every partition of every topic."""
+        try:
+            cluster = await asyncio.wait_for(producer.client.fetch_all_metadata(),
+                                             self.publish_timeout_s)
+        except (TimeoutError, KafkaError, OSError):
+            return False
+        for topic in (self.topic_prefix + name for name in TOPICS):
+            partitions = cluster.partitions_for_topic(topic)
+            if not partitions or cluster.available_partitions_for_topic(topic) != partitions:
+                return False
+        return True
+
     async def publish(self, topic: str, key: str, event: Event,
                       headers: dict[str, str] | None = None) -> None:
         await self.publish_raw(topic, key, event.to_bytes(), headers)
@@ -115,7 +162,9 @@ class KafkaBus(Bus):
                 self.publish_timeout_s,
             )
         except (TimeoutError, KafkaError, OSError) as exc:
+            self._failed(exc)
             raise BusUnavailable(f"kafka did not take the event: {exc!r}") from exc
+        self._succeeded()
 
     async def emit_many(self, events: Sequence[Event]) -> None:
         """Queue every event in order (the idempotent producer keeps that order per partition),
@@ -130,7 +179,9 @@ class KafkaBus(Bus):
                                                   key=e.key.encode()) for e in events]
                 await asyncio.gather(*acks)
         except (TimeoutError, KafkaError, OSError) as exc:
+            self._failed(exc)
             raise BusUnavailable(f"kafka did not take the events: {exc!r}") from exc
+        self._succeeded()
 
     async def consume(self, topic: str, group: str, handler: Handler,
                       model: type[Event] | None = None,

@@ -1,6 +1,6 @@
 """ingress: dedup keys are claimed as pending while their event is published
 
-Revision ID: 0016_ingress_dedup_state
+Revision ID: 0018_ingress_dedup_state
 Revises: 0003_ingress
 Create Date: 2026-11-28 12:00:00
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0016_ingress_dedup_state'
+revision = '0018_ingress_dedup_state'
 down_revision = '0003_ingress'
 branch_labels = None
 depends_on = None

@@ -184,7 +184,7 @@ async def test_two_retries_racing_for_a_stale_claim_publish_once(ctx, client, pr
     assert len(published(await probe.settle(sms_inbound.TOPIC, SENDER), "race-1")) == 1
 
 
-async def test_a_failed_publish_is_retried_at_once_and_a_slow_attempt_cannot_undo_a_take_over(ctx):
+async def test_a_stale_claim_is_taken_over_once_and_a_late_failure_cannot_undo_the_take_over(ctx):
     key = (TENANT, "simulator", "slow-attempt")
     now = ctx.clock()
     async with ctx.sessions() as session, session.begin():

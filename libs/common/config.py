@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         1, ge=1, description="Replicas per topic when Parley creates them (3 on a production cluster).")
     bus_max_tries: int = Field(5, ge=1, description="Handler tries before a dead-letter topic.")
     bus_retry_backoff_ms: int = Field(50, ge=0, description="First retry pause, doubled each try.")
+    publish_timeout_s: float = Field(
+        2.0, gt=0, le=10, description="How long a publish waits for Kafka to take an event (seconds) "
+                                      "before it fails and ingress answers 503; keep it under the "
+                                      "carriers' webhook timeouts (Bandwidth 10 s, Twilio 15 s; Telnyx "
+                                      "asks for a 2xx within 2 s and retries a slower answer).")
     database_url: str | None = Field(
         None,
         description="SQLAlchemy async URL; default sqlite+aiosqlite under PARLEY_DATA_DIR.",

@@ -29,6 +29,7 @@ MetricName = Literal[
     "parley_bus_dead_letters_total",
     "parley_http_requests_total",
     "parley_webhooks_total",
+    "parley_webhooks_unavailable_total",
     "parley_webhook_seconds",
     "parley_messages_sent_total",
     "parley_link_clicks_total",
@@ -52,6 +53,14 @@ BUS_DEAD_LETTERS = Counter(
 )
 WEBHOOKS = Counter(
     _name("parley_webhooks_total"), "Carrier webhooks by outcome", ["carrier", "kind", "outcome"]
+)
+WEBHOOKS_UNAVAILABLE = Counter(
+    _name("parley_webhooks_unavailable_total"),
+    "Webhooks answered 503 (each also counted as outcome unavailable), by reason: bus_down "
+    "(refused at once while the bus knows it has no broker), in_flight (another copy of the "
+    "message is being published), bus (a publish failed or timed out), database, credentials "
+    "(sealed under another PARLEY_SECRET_KEY)",
+    ["reason"],
 )
 WEBHOOK_SECONDS = Histogram(
     _name("parley_webhook_seconds"), "Webhook request to answer", ["carrier"],
@@ -210,6 +219,13 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     # lines of their own, and a line per request would drown them and the CLI's one-line errors.
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+    # The libraries rendered above go through the root handler at the root's level, also after a
+    # uvicorn.Config with its own log_config gave them handlers of their own.
+    for name in ("uvicorn", "uvicorn.access", "uvicorn.error", "alembic", "aiokafka", "asyncio"):
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
+        library.setLevel(logging.NOTSET)
     logging.captureWarnings(True)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -1,18 +1,25 @@
 """Concatenated messages a carrier forwards part by part (Vonage): publish the whole message once.
 
 Each part is deduplicated on its own message id, like any message, then stored under its group
-(tenant, carrier, sender, recipient, reference). The part that completes the group publishes the
-joined text and deletes the parts, all in the transaction that commits after the bus took the
-event; work on one group is serialised (`store.lock_group`), so two last parts arriving together
-cannot both miss each other. A group still incomplete after `TIMEOUT` is published with the parts
-that came (a lost part must not lose the message), and so is a group whose reference the sender
-reuses before it completed (references are only 8 or 16 bits).
+(tenant, carrier, sender, recipient, reference); work on one group is serialised
+(`store.lock_group`), so two last parts arriving together cannot both miss each other. The part
+that completes the group *closes* it in the claim's transaction: the parts move under a reference
+of their own, `closed_ref(ref, that part's message id)`, so the live group is empty at once (the
+sender may reuse its 8- or 16-bit reference) while the closed group keeps the parts until the
+whole message is published (no transaction is held across the publish), and is then dropped. If
+the publish fails or the process dies before the drop, the completing part's retry takes its
+claim over and publishes its closed group again (`resume`), and `sweep` publishes any group,
+closed or not, that has waited longer than `TIMEOUT` (a lost part must not lose the message),
+closing it first as well. A part whose reference the sender reused before its group completed
+closes the old group (published with the parts that came) and starts the new one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -57,43 +64,83 @@ def _part(accept: Accept, now: datetime) -> InboundPart:
                        carrier_received_at=event.carrier_received_at, received_at=now)
 
 
-async def add(session: AsyncSession, accept: Accept, now: datetime) -> list[InboundSms]:
-    """Store one part; return the messages now complete (usually none, at most two)."""
+@dataclass(frozen=True)
+class Closed:
+    """Messages to publish, and the closed groups holding their parts, to drop once published."""
+
+    messages: list[InboundSms] = field(default_factory=list)
+    groups: list[store.GroupKey] = field(default_factory=list)
+
+
+def closed_ref(ref: str, closer: str) -> str:
+    """The reference a group's parts move to when `closer` (a part's message id) closes it."""
+    return "~" + hashlib.sha256(f"{ref}\x1f{closer}".encode()).hexdigest()[:32]
+
+
+def _groups(part: InboundPart) -> tuple[store.GroupKey, store.GroupKey]:
+    """(the part's live group, the group it closes, if it closes one)."""
+    head = (part.tenant_id, part.carrier, part.phone, part.to_number)
+    return (*head, part.ref), (*head, closed_ref(part.ref, part.carrier_message_id))
+
+
+async def add(session: AsyncSession, accept: Accept, now: datetime) -> Closed:
+    """Store one newly claimed part; what it completed (or the reused reference ended)."""
     part = _part(accept, now)
-    group = (part.tenant_id, part.carrier, part.phone, part.to_number, part.ref)
+    group, closed = _groups(part)
     await store.lock_group(session, group)
     stored = await store.parts(session, group)
-    done: list[InboundSms] = []
     if any(p.part == part.part or p.total != part.total for p in stored):
         log.warning("concat_reference_reused", carrier=part.carrier, phone=mask(part.phone),
                     parts=len(stored), total=stored[0].total)
-        done.append(whole_message(stored, now))
+        await store.close_group(session, group, closed[4], now)
+        await store.add_part(session, part)  # the new message's first part (a total is over 1)
+        return Closed([whole_message(stored, now)], [closed])
+    if len(stored) + 1 < part.total:
+        await store.add_part(session, part)
+        return Closed()
+    await store.close_group(session, group, closed[4], now)
+    part.ref, part.received_at = closed[4], now
+    await store.add_part(session, part)
+    return Closed([whole_message([*stored, part], now)], [closed])
+
+
+async def resume(session: AsyncSession, accept: Accept, now: datetime) -> Closed:
+    """A part's claim taken over (its first attempt died or its publish failed): the part was
+    stored then, so only a group it closed, if still there, has a message to publish."""
+    _, closed = _groups(_part(accept, now))
+    await store.lock_group(session, closed)
+    stored = await store.parts(session, closed)
+    return Closed([whole_message(stored, now)], [closed]) if stored else Closed()
+
+
+async def drop(session: AsyncSession, groups: list[store.GroupKey]) -> None:
+    """Closed groups whose messages the bus has taken."""
+    for group in groups:
         await store.drop_parts(session, group)
-        stored = []
-    if len(stored) + 1 == part.total:
-        done.append(whole_message([*stored, part], now))
-        await store.drop_parts(session, group)
-    else:
-        store.add_part(session, part)
-    return done
 
 
 async def sweep(ctx: Ctx) -> int:
-    """Publish groups that waited longer than TIMEOUT; returns how many."""
+    """Publish groups that waited longer than TIMEOUT; returns how many. Each is closed in one
+    transaction, published with none open, and dropped in another; one left closed by a failure
+    is waited for again from its closing."""
+    if not ctx.bus.available():
+        return 0
     now = ctx.clock()
     cutoff = now - TIMEOUT
     async with ctx.sessions() as session:
         groups = await store.stale_groups(session, cutoff)
     published = 0
     for group in groups:
+        closed = (*group[:4], closed_ref(group[4], f"sweep:{now.isoformat()}"))
         async with ctx.sessions() as session, session.begin():
             await store.lock_group(session, group)
             stored = await store.parts(session, group)
             if not stored or min(p.received_at for p in stored) >= cutoff:
                 continue  # another replica got there first
-            message = whole_message(stored, now)
-            await store.drop_parts(session, group)
-            await ctx.bus.emit(message)
+            await store.close_group(session, group, closed[4], now)
+        await ctx.bus.emit(whole_message(stored, now))
+        async with ctx.sessions() as session, session.begin():
+            await store.drop_parts(session, closed)
         published += 1
         log.warning("concat_incomplete_published", carrier=group[1], phone=mask(group[2]),
                     parts=len(stored), total=stored[0].total)

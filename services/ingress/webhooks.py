@@ -1,15 +1,22 @@
 """The one generic webhook route: adapter → tenant and credentials → intake (verify, parse,
-normalise) → dedup → publish → the carrier's ack.
+normalise) → dedup and publish (`delivery`) → the carrier's ack.
 
-Durable before 2xx: each event's dedup key is inserted and the event published inside one
-transaction that commits only after the bus took the event (Kafka: acked by all in-sync replicas).
-A broker or database outage answers 503 with Retry-After, so the carrier retries; the key was not
-committed, so the retry is accepted. A retry of an accepted message answers 2xx and publishes
-nothing; two copies racing each other queue on the key and the second is told it is a duplicate.
-A message to a number another tenant registered is acknowledged like any other (a 4xx would make
-some carriers retry it for hours) and published nowhere (`foreign_number`): it is not this
-tenant's to route. Every outcome is one log line and one `parley_webhooks_total{outcome}` count
-(refusals as `refused_<code>`), and the time to answer lands in `parley_webhook_seconds`.
+Durable before 2xx: each event's dedup key is claimed, the event published with no transaction
+open, and the key marked accepted after the bus took the event (Kafka: acked by all in-sync
+replicas); `services/ingress/delivery.py` has the phases and why a crash at any point loses
+nothing. A retry of an accepted message answers 2xx and publishes nothing; a copy arriving while
+another is being published answers 503 with Retry-After (`in_flight`) and its retry finds it
+accepted. While the bus knows it has no broker (`bus.available()`: a publish failed or timed out
+and nothing has succeeded since) a webhook is answered 503 with Retry-After at once, before its
+body is read or a database connection taken, so an outage costs carriers a quick 503 to retry,
+not a wait ending in their own timeout; the bus logs the change once, and each such answer is
+counted (`parley_webhooks_unavailable_total{reason="bus_down"}`), not logged. A broker that
+fails under a publish, or a database outage, also answers 503 with Retry-After, and the retry is
+accepted. A message to a number another tenant registered is acknowledged like any other (a 4xx
+would make some carriers retry it for hours) and published nowhere (`foreign_number`): it is not
+this tenant's to route. Every other outcome is one log line and one
+`parley_webhooks_total{outcome}` count (refusals as `refused_<code>`, every 503 as
+`unavailable`), and the time to answer lands in `parley_webhook_seconds`.
 """
 
 from __future__ import annotations
@@ -20,16 +27,16 @@ from urllib.parse import urlsplit
 import structlog
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import ClientDisconnect
 
 from libs.common.bus import BusUnavailable
 from libs.common.config import Settings
 from libs.common.events.sms_inbound import InboundSms
-from libs.common.observability import WEBHOOK_SECONDS, WEBHOOKS
+from libs.common.observability import WEBHOOK_SECONDS, WEBHOOKS, WEBHOOKS_UNAVAILABLE
 from libs.common.phone import mask
 from libs.common.service import Ctx
-from services.ingress import concat, credentials, numbers, store
+from services.ingress import credentials, delivery, numbers
 from services.ingress.carriers import ADAPTERS
 from services.ingress.carriers.base import Adapter, Credentials, Forbidden, RawRequest, Refused
 from services.ingress.intake import Accept, Intake, intake
@@ -37,11 +44,8 @@ from services.ingress.intake import Accept, Intake, intake
 log = structlog.get_logger("parley.ingress")
 
 MAX_BODY = 64 * 1024
+# Vonage's first retry of a 5xx comes 5 s later too; by then a copy in flight has been accepted.
 RETRY_AFTER_S = "5"
-
-
-class _Seen(Exception):
-    """The previous content window already had this message."""
 
 
 class _Undecryptable(Exception):
@@ -130,24 +134,6 @@ async def _own(ctx: Ctx, tenant_id: str, accepted: list[Accept]) -> tuple[list[A
     return mine, foreign
 
 
-async def _deliver(ctx: Ctx, accept: Accept) -> str:
-    """Publish one event unless its key was seen; 'accepted', 'duplicate' or 'part_stored'."""
-    event, now = accept.event, ctx.clock()
-    try:
-        async with ctx.sessions() as session, session.begin():
-            await store.claim(session, event.tenant_id, event.carrier, accept.dedup_key,
-                              event.event_id, now)
-            if accept.previous_key and await store.seen(session, event.tenant_id, event.carrier,
-                                                        accept.previous_key):
-                raise _Seen
-            whole = [event] if accept.concat is None else await concat.add(session, accept, now)
-            for message in whole:
-                await ctx.bus.emit(message)
-            return "accepted" if whole else "part_stored"
-    except (IntegrityError, _Seen):
-        return "duplicate"
-
-
 def _finish(carrier: str, kind: str, outcome: str, started: float) -> None:
     WEBHOOKS.labels(carrier=carrier, kind=kind, outcome=outcome).inc()
     WEBHOOK_SECONDS.labels(carrier=carrier).observe(time.perf_counter() - started)
@@ -161,13 +147,20 @@ def _refused(carrier: str, kind: str, tenant_id: str, exc: Refused, started: flo
                         headers=exc.headers)
 
 
-def _unavailable(carrier: str, kind: str, tenant_id: str, exc: Exception, started: float) -> JSONResponse:
+def _unavailable(carrier: str, kind: str, reason: str, started: float) -> JSONResponse:
     _finish(carrier, kind, "unavailable", started)
-    log.error("webhook_unavailable", carrier=carrier, kind=kind, tenant=tenant_id[:64],
-              error=type(exc).__name__, detail=str(exc)[:200])
+    WEBHOOKS_UNAVAILABLE.labels(reason=reason).inc()
     return JSONResponse({"detail": "event bus or database unavailable, retry later",
                          "code": "unavailable"}, status_code=503,
                         headers={"Retry-After": RETRY_AFTER_S})
+
+
+def _failed(carrier: str, kind: str, tenant_id: str, exc: Exception, started: float) -> JSONResponse:
+    reason = ("bus" if isinstance(exc, BusUnavailable) else
+              "credentials" if isinstance(exc, _Undecryptable) else "database")
+    log.error("webhook_unavailable", carrier=carrier, kind=kind, tenant=tenant_id[:64],
+              reason=reason, error=type(exc).__name__, detail=str(exc)[:200])
+    return _unavailable(carrier, kind, reason, started)
 
 
 async def handle(ctx: Ctx, carrier: str, tenant_id: str, kind: str, request: Request) -> Response:
@@ -175,23 +168,29 @@ async def handle(ctx: Ctx, carrier: str, tenant_id: str, kind: str, request: Req
     label = carrier if carrier in ADAPTERS else "unknown"  # bounded metric labels
     try:
         adapter = _adapter(ctx, carrier, request.method)
+        if not ctx.bus.available():
+            return _unavailable(label, kind, "bus_down", started)
         req = await _read(request, ctx.settings)
         result = await _intake(ctx, adapter, kind, req, tenant_id)
         accepted, foreign = await _own(ctx, tenant_id, result.accepted)
-        outcomes = [await _deliver(ctx, accept) for accept in accepted]
+        steps = await delivery.deliver(ctx, accepted)
     except Refused as exc:
         return _refused(label, kind, tenant_id, exc, started)
     except (BusUnavailable, SQLAlchemyError, OSError, _Undecryptable) as exc:
-        return _unavailable(label, kind, tenant_id, exc, started)
-    for outcome, accept in zip(outcomes, accepted, strict=True):
-        log.info(f"{kind}_{outcome}", tenant=tenant_id, carrier=carrier,
-                 phone=mask(accept.event.phone), carrier_message_id=accept.event.carrier_message_id)
+        return _failed(label, kind, tenant_id, exc, started)
+    for step in steps:
+        event = step.accept.event
+        log.info(f"{kind}_{step.outcome}", tenant=tenant_id, carrier=carrier,
+                 phone=mask(event.phone), carrier_message_id=event.carrier_message_id)
     for accept in foreign:
         log.warning(f"{kind}_foreign_number", tenant=tenant_id, carrier=carrier, to=accept.event.to,
                     phone=mask(accept.event.phone), carrier_message_id=accept.event.carrier_message_id,
                     reason="the number is registered to another tenant")
     for reason in result.ignored:
         log.info(f"{kind}_ignored", tenant=tenant_id, carrier=carrier, reason=reason)
+    outcomes = [step.outcome for step in steps]
+    if "in_flight" in outcomes:  # the carrier retries, and then finds it accepted
+        return _unavailable(label, kind, "in_flight", started)
     _finish(label, kind, _summary(outcomes, result.ignored, bool(foreign)), started)
     body, media_type = adapter.ack()
     return Response(body, media_type=media_type)

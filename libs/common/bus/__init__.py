@@ -16,6 +16,7 @@ def make_bus(settings: Settings, client_id: str = "parley", worker: int | None =
                         replication_factor=settings.kafka_replication_factor,
                         max_tries=settings.bus_max_tries, backoff_s=backoff,
                         topic_prefix=settings.topic_prefix, client_id=client_id,
+                        publish_timeout_s=settings.publish_timeout_s,
                         security=client_options(settings),
                         instance_id=group_instance_id(settings, worker))
     from libs.common.bus.memory import MemoryBus

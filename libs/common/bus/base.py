@@ -2,7 +2,8 @@
 
 - `publish(topic, key, event)` returns once the event is durable (Kafka: acked by all in-sync
   replicas); it raises `BusUnavailable` instead of hanging when the broker cannot be reached, so
-  ingress can answer 503 and the carrier retries.
+  ingress can answer 503 and the carrier retries. `available()` says, without I/O, whether the
+  last publishes (or a probe since) reached the broker.
 - `consume(topic, group, handler)` delivers every event at least once: an offset is committed only
   after the handler returned and the events it returned were published. Events with one key land in
   one partition and are handled in order. Consumers of one group share the partitions; a restarted
@@ -62,10 +63,6 @@ class Consumer(abc.ABC):
 
 
 class Bus(abc.ABC):
-    # True while the bus knows it cannot reach its broker, so publishing would fail: a cheap check,
-    # for answering at once instead of waiting for a publish to time out. Kafka: `KafkaBus`.
-    broker_down: bool = False
-
     @abc.abstractmethod
     async def start(self) -> None: ...
 
@@ -97,6 +94,13 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     async def ready(self) -> bool:
         """True when the broker answers (readiness probe)."""
+
+    @abc.abstractmethod
+    def available(self) -> bool:
+        """No I/O: False while the backend knows it cannot publish (Kafka: a publish failed or
+        timed out, and no publish or background probe has succeeded since). A caller with someone
+        waiting on it (ingress, answering a carrier) refuses at once instead of waiting out a
+        publish timeout; True promises nothing about the next publish."""
 
     async def room(self) -> None:
         """Backpressure for bulk producers, called between batches: Kafka keeps its backlog on

@@ -1,6 +1,10 @@
 """The Kafka backend, through aiokafka.
 
-Producer: idempotent, acks=all, so `publish` returning means every in-sync replica has the event.
+Producer: idempotent, acks=all, so `publish` returning means every in-sync replica has the event;
+a publish waits at most `publish_timeout_s` (PARLEY_PUBLISH_TIMEOUT_S, also the producer's request
+timeout), then raises `BusUnavailable`. A failed or timed-out publish turns `available()` false
+(logged once) until a publish succeeds or a background metadata probe, every `PROBE_EVERY_S` while
+down, finds a leader for every partition of Parley's topics.
 Consumers: manual commits after each batch a partition handled (never auto-commit), one task per
 group member, the partitions of a batch handled concurrently and each partition in order.
 Topics (and their `.dlq` twins) are created on start with the configured partition count.
@@ -37,10 +41,14 @@ from aiokafka.conn import create_conn
 from aiokafka.errors import (
     CommitFailedError,
     IllegalStateError,
+    InvalidProducerEpoch,
     KafkaConnectionError,
     KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
     SaslAuthenticationFailed,
     TopicAlreadyExistsError,
+    UnknownProducerId,
 )
 
 from libs.common.backoff import DEPENDENCY
@@ -54,6 +62,7 @@ from libs.common.bus.base import (
     Handler,
     Record,
 )
+from libs.common.bus.health import Health
 from libs.common.bus.runner import process_records
 from libs.common.config import Misconfigured
 from libs.common.events import TOPICS, Event
@@ -68,13 +77,18 @@ log = structlog.get_logger("parley.bus.kafka")
 STATIC_SESSION_MS = 10_000
 DYNAMIC_SESSION_MS = 6_000
 WATCH_EVERY_S = 1.0  # while the link is down, how often the bus checks whether it is back
+PROBE_EVERY_S = 0.5
+# Errors after which this producer's idempotence state no longer matches the broker's (a broker
+# that lost its producer state, e.g. after kill -9): every later publish fails the same way until
+# the producer is replaced by one with a new producer id.
+BROKEN_PRODUCER = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
 
 
 class KafkaBus(Bus):
     def __init__(self, bootstrap: str, *, partitions: int = 8, replication_factor: int = 1,
                  max_tries: int = 5,
                  backoff_s: float = 0.05, topic_prefix: str = "",
-                 publish_timeout_s: float = 5.0, client_id: str = "parley",
+                 publish_timeout_s: float = 2.0, client_id: str = "parley",
                  security: dict | None = None, instance_id: str | None = None) -> None:
         self.bootstrap = bootstrap
         self.partitions = partitions
@@ -89,17 +103,13 @@ class KafkaBus(Bus):
         self._producer: AIOKafkaProducer | None = None
         self._consumers: list[KafkaConsumer] = []
         self._watch: asyncio.Task | None = None
+        self._health = Health()
+        self._probe: asyncio.Task | None = None
+        self._renewal: asyncio.Task | None = None
 
     @property
     def protocol(self) -> str:
         return self.security.get("security_protocol", "PLAINTEXT")
-
-    @property
-    def broker_down(self) -> bool:
-        """True while this process's Kafka clients know they cannot reach the broker (a failed
-        connection, metadata request or publish, until a request succeeds again): cheap to read,
-        so a publisher may answer at once instead of waiting for a publish to time out."""
-        return not KAFKA_LINK.up
 
     async def start(self) -> None:
         if self._producer is not None:
@@ -114,11 +124,7 @@ class KafkaBus(Bus):
                 f"cannot reach Kafka at {self.bootstrap} over {self.protocol}: {exc}. Check "
                 "PARLEY_KAFKA_BOOTSTRAP, PARLEY_KAFKA_SECURITY_PROTOCOL and its SASL/SSL settings "
                 "if it does not come") from exc
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, client_id=self.client_id,
-            enable_idempotence=True, acks="all", linger_ms=1,
-            request_timeout_ms=int(self.publish_timeout_s * 1000), **self.security,
-        )
+        producer = self._new_producer()
         try:
             await producer.start()
         except BaseException:
@@ -128,6 +134,30 @@ class KafkaBus(Bus):
         self._producer = producer
         KAFKA_LINK.restored()
         self._watch = asyncio.create_task(self._watch_link(), name="kafka:link")
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, client_id=self.client_id,
+            enable_idempotence=True, acks="all", linger_ms=1,
+            request_timeout_ms=int(self.publish_timeout_s * 1000), **self.security,
+        )
+
+    async def _renew_producer(self, reason: str) -> None:
+        """Replace a producer the broker no longer accepts (see BROKEN_PRODUCER). Publishes in
+        flight on the old one fail (503: the carrier retries; consumers dedupe by event id)."""
+        new = self._new_producer()
+        try:
+            await new.start()
+        except Exception as exc:  # the broker is away too: the next broken publish tries again
+            with contextlib.suppress(Exception):
+                await new.stop()
+            log.warning("kafka_producer_renewal_failed", error=repr(exc)[:200])
+            return
+        old, self._producer = self._producer, new
+        log.warning("kafka_producer_renewed", reason=reason)
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.stop()
 
     async def _refused_credentials(self) -> None:
         """aiokafka reports a refused login as "unable to bootstrap", like an unreachable broker:
@@ -164,6 +194,10 @@ class KafkaBus(Bus):
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
             self._watch = None
+        for task in (self._probe, self._renewal):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
@@ -192,6 +226,44 @@ class KafkaBus(Bus):
         KAFKA_LINK.restored()
         return True
 
+    def available(self) -> bool:
+        return self._producer is not None and self._health.available
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, BROKEN_PRODUCER) and self._producer is not None and (
+                self._renewal is None or self._renewal.done()):
+            self._renewal = asyncio.create_task(self._renew_producer(repr(exc)[:200]),
+                                                name="kafka:renew-producer")
+        if self._health.failed(repr(exc)[:200]):
+            log.error("bus_unavailable", bootstrap=self.bootstrap, error=self._health.reason,
+                      timeout_s=self.publish_timeout_s)
+            if self._probe is None or self._probe.done():  # one probe at a time
+                self._probe = asyncio.create_task(self._probe_until_back(), name="kafka:probe")
+
+    def _succeeded(self) -> None:
+        if self._health.succeeded():
+            log.info("bus_available", bootstrap=self.bootstrap)
+
+    async def _probe_until_back(self) -> None:
+        while not self._health.available and self._producer is not None:
+            if await self._leaders_known(self._producer):
+                self._succeeded()
+                return
+            await asyncio.sleep(PROBE_EVERY_S)
+
+    async def _leaders_known(self, producer: AIOKafkaProducer) -> bool:
+        """The broker answers metadata, naming a leader for every partition of every topic."""
+        try:
+            cluster = await asyncio.wait_for(producer.client.fetch_all_metadata(),
+                                             self.publish_timeout_s)
+        except (TimeoutError, KafkaError, OSError):
+            return False
+        for topic in (self.topic_prefix + name for name in TOPICS):
+            partitions = cluster.partitions_for_topic(topic)
+            if not partitions or cluster.available_partitions_for_topic(topic) != partitions:
+                return False
+        return True
+
     async def publish(self, topic: str, key: str, event: Event,
                       headers: dict[str, str] | None = None) -> None:
         await self.publish_raw(topic, key, event.to_bytes(), headers)
@@ -209,8 +281,10 @@ class KafkaBus(Bus):
             )
         except (TimeoutError, KafkaError, OSError) as exc:
             KAFKA_LINK.lost("produce", repr(exc))
+            self._failed(exc)
             raise BusUnavailable(f"kafka did not take the event: {exc!r}") from exc
         KAFKA_LINK.restored()
+        self._succeeded()
 
     async def emit_many(self, events: Sequence[Event]) -> None:
         """Queue every event in order (the idempotent producer keeps that order per partition),
@@ -226,8 +300,10 @@ class KafkaBus(Bus):
                 await asyncio.gather(*acks)
         except (TimeoutError, KafkaError, OSError) as exc:
             KAFKA_LINK.lost("produce", repr(exc))
+            self._failed(exc)
             raise BusUnavailable(f"kafka did not take the events: {exc!r}") from exc
         KAFKA_LINK.restored()
+        self._succeeded()
 
     async def consume(self, topic: str, group: str, handler: Handler,
                       model: type[Event] | None = None,

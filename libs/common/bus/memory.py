@@ -83,6 +83,9 @@ class MemoryBus(Bus):
     async def ready(self) -> bool:
         return True
 
+    def available(self) -> bool:
+        return True  # in-process: there is no broker to lose
+
     def log(self, topic: str) -> list[_Partition]:
         physical = self.topic_prefix + topic
         if physical not in self._logs:

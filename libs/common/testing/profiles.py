@@ -72,10 +72,11 @@ async def profile_settings(profile: str, tmp_path: Path, **overrides) -> AsyncIt
     """Settings for one test on one profile: its own database and its own topics."""
     # The simulated carrier's receipts are off: a test app is served over ASGI, not on a port the
     # receipts could reach; scenarios post their own receipts, and tests/test_simulator.py turns
-    # them on against the app served on 127.0.0.1.
+    # them on against the app served on 127.0.0.1. A fresh topic's first publishes can take
+    # seconds to find their leaders on a busy machine: tests keep a 5 s publish wait.
     base = dict(data_dir=tmp_path, partitions=4, bus_retry_backoff_ms=5, log_format="console",
                 simulator=True, simulator_receipts=False, admin_token="test-admin-token",
-                secret_key="test-secret")
+                secret_key="test-secret", publish_timeout_s=5.0)
     base.update(overrides)
     if profile == EMBEDDED:
         yield Settings(bus="memory", **base)

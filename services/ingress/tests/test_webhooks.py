@@ -66,18 +66,18 @@ async def test_a_bus_outage_answers_503_and_the_retry_is_accepted_once(suite, te
                                                                        monkeypatch):
     app, client = suite
     bus = app.state.ctx.bus
-    real_publish = bus.publish
+    real_emit_many = bus.emit_many  # what ingress publishes through
 
     async def broken(*args, **kwargs):
         raise BusUnavailable("broker down")
 
-    monkeypatch.setattr(bus, "publish", broken)
+    monkeypatch.setattr(bus, "emit_many", broken)
     payload = {**GOOD, "id": "retry-me"}
     resp = await client.post(URL, json=payload)
     assert resp.status_code == 503
     assert resp.headers["retry-after"]
 
-    monkeypatch.setattr(bus, "publish", real_publish)
+    monkeypatch.setattr(bus, "emit_many", real_emit_many)
     assert (await client.post(URL, json=payload)).status_code == 200
     assert (await client.post(URL, json=payload)).status_code == 200
     assert await only_marker_published(client, published) == ["hi", "marker"]

@@ -12,7 +12,13 @@ from libs.common.db.base import Base, UtcDateTime
 
 
 class InboundDedup(Base):
-    """One row per accepted carrier message (or receipt, or content hash for id-less carriers)."""
+    """One row per carrier message (or receipt, or content hash for id-less carriers) ingress has
+    claimed. `state`: `pending` while its event is being published (no transaction is held across
+    the publish), `accepted` once the bus took it, `failed` when the publish failed (a retry takes
+    it over at once). `received_at` is when the key was last claimed: a `pending` row older than
+    the publish timeout plus a margin was left by a crash and is taken over by the next retry, with
+    a compare-and-set on `claim_epoch` (bumped by every take-over), so two retries cannot both
+    take it; ledger pruning removes every state past the retention."""
 
     __tablename__ = "inbound_dedup"
 
@@ -21,6 +27,8 @@ class InboundDedup(Base):
     carrier_message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="accepted", server_default="accepted")
+    claim_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class InboundPart(Base):

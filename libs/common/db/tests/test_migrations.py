@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import delete, inspect, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import column, delete, inspect, table, text
 from sqlalchemy.exc import IntegrityError
 
 from libs.common.db import models  # noqa: F401
-from libs.common.db.base import Base
-from libs.common.db.migrate import upgrade
+from libs.common.db.base import Base, UtcDateTime
+from libs.common.db.migrate import alembic_config, upgrade
 from libs.common.db.models.sender import SendingNumber
 from libs.common.db.session import make_engine
 
@@ -35,6 +36,14 @@ async def test_migrations_apply_from_empty_and_match_the_models(settings):
         await engine.dispose()
 
 
+def other_heads(revision: str) -> list[str]:
+    """The heads of every chain but `revision`'s. SQLite runs DDL outside the transaction, so a
+    migration that stops the upgrade would leave the chains applied before it half-recorded."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [head for head in script.get_heads()
+            if revision not in {r.revision for r in script.walk_revisions("base", head)}]
+
+
 def _number(tenant_id: str, number: str, minutes: int) -> dict:
     return dict(tenant_id=tenant_id, number=number, carrier="simulator", number_type="long_code",
                 is_default=False, created_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=minutes))
@@ -45,6 +54,8 @@ async def test_a_number_held_by_two_tenants_stops_the_migration_naming_them(sett
     table = SendingNumber.__table__
     try:
         await upgrade(engine, "0011_sender_ledgers")  # before numbers were unique
+        for head in other_heads("0011_sender_ledgers"):
+            await upgrade(engine, head)
         async with engine.begin() as conn:
             await conn.execute(table.insert(), [
                 _number("zeta", "+15555550000", 1), _number("acme", "+15555550000", 2),
@@ -59,5 +70,24 @@ async def test_a_number_held_by_two_tenants_stops_the_migration_naming_them(sett
         with pytest.raises(IntegrityError):
             async with engine.begin() as conn:
                 await conn.execute(table.insert(), [_number("beta", "+15555550001", 4)])
+    finally:
+        await engine.dispose()
+
+
+async def test_dedup_keys_remembered_before_claims_had_states_stay_accepted(settings):
+    engine = make_engine(settings.database_url)
+    old = table("inbound_dedup", column("tenant_id"), column("carrier"),
+                column("carrier_message_id"), column("event_id"),
+                column("received_at", UtcDateTime()))
+    try:
+        await upgrade(engine, "0003_ingress")  # keys were committed with their publish then
+        async with engine.begin() as conn:
+            await conn.execute(old.insert(), [dict(
+                tenant_id="acme", carrier="twilio", carrier_message_id="SM1", event_id="e1",
+                received_at=datetime(2026, 11, 1, tzinfo=UTC))])
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT state, claim_epoch FROM inbound_dedup"))).all()
+        assert [tuple(row) for row in rows] == [("accepted", 0)]
     finally:
         await engine.dispose()

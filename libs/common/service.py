@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from libs.common import streams
 from libs.common.bus import Bus, BusUnavailable, make_bus
 from libs.common.config import Settings
 from libs.common.db.migrate import upgrade
@@ -165,8 +166,10 @@ def get_ctx(request: Request) -> Ctx:
 CtxDep = Annotated[Ctx, Depends(get_ctx)]
 
 
-def serve(services: Sequence[Service], settings: Settings | None = None) -> None:
-    """Run services under uvicorn until SIGTERM/SIGINT, then stop gracefully and exit 0.
+def serve(services: Sequence[Service], settings: Settings | None = None,
+          app: FastAPI | None = None) -> None:
+    """Run services under uvicorn until SIGTERM/SIGINT, then stop gracefully and exit 0. `app`
+    hosts that app instead of `build_app(services)` (the console, which has no database or bus).
 
     On SIGTERM (Kubernetes, `docker stop`) uvicorn closes the listening socket and gives requests
     in flight up to `http_grace_s` to finish; then the lifespan stops consuming, lets in-flight
@@ -181,9 +184,9 @@ def serve(services: Sequence[Service], settings: Settings | None = None) -> None
 
     http_grace_s = 20
     settings = settings or Settings()
-    config = uvicorn.Config(build_app(services, settings), host=settings.host, port=settings.port,
+    config = uvicorn.Config(app or build_app(services, settings), host=settings.host, port=settings.port,
                             log_config=None, timeout_graceful_shutdown=http_grace_s)
-    server = uvicorn.Server(config)
+    server = streams.Server(config)  # uvicorn's, ending event streams first
 
     # uvicorn restores the handlers it found and re-raises the signal that stopped it once its
     # shutdown is done, so with the default handler a drained service would still die of SIGTERM

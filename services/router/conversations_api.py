@@ -97,18 +97,35 @@ async def _send_blocked(session, tenant_id: str, phone: str) -> str | None:
     return None
 
 
+def _line(t: TranscriptLine) -> dict:
+    return {"id": t.id, "conversation_id": t.conversation_id, "direction": t.direction,
+            "author": t.author, "agent": t.agent, "body": t.body, "at": t.at}
+
+
 @router.get("/{conversation_id}")
-async def get_conversation(conversation_id: str, tenant_id: TenantDep, ctx: CtxDep) -> dict:
+async def get_conversation(conversation_id: str, tenant_id: TenantDep, ctx: CtxDep,
+                           earlier: int = Query(0, ge=0, le=200, description=(
+                               "Also the subscriber's last N lines from before this conversation "
+                               "(earlier conversations, texts outside any)."))) -> dict:
     """The conversation with its transcript, and `send_blocked`: why a reply would be refused
     (opted out, do-not-contact), or null."""
     async with ctx.sessions() as session:
         row = await _own(session, tenant_id, conversation_id)
-        lines = await session.scalars(select(TranscriptLine).where(
-            TranscriptLine.conversation_id == conversation_id).order_by(TranscriptLine.id))
-        transcript = [{"id": t.id, "direction": t.direction, "author": t.author, "agent": t.agent,
-                       "body": t.body, "at": t.at} for t in lines]
+        lines = list(await session.scalars(select(TranscriptLine).where(
+            TranscriptLine.conversation_id == conversation_id).order_by(TranscriptLine.id)))
+        before = []
+        if earlier:
+            first = lines[0].id if lines else None
+            query = select(TranscriptLine).where(
+                TranscriptLine.tenant_id == tenant_id, TranscriptLine.phone == row.phone,
+                or_(TranscriptLine.conversation_id.is_(None),
+                    TranscriptLine.conversation_id != conversation_id))
+            if first is not None:
+                query = query.where(TranscriptLine.id < first)
+            before = list(await session.scalars(query.order_by(TranscriptLine.id.desc()).limit(earlier)))
         blocked = await _send_blocked(session, tenant_id, row.phone)
-    return {**_out(row), "transcript": transcript, "send_blocked": blocked}
+    return {**_out(row), "transcript": [_line(t) for t in lines],
+            "earlier": [_line(t) for t in reversed(before)], "send_blocked": blocked}
 
 
 @router.post("/{conversation_id}/reply", status_code=202)

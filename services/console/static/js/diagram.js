@@ -7,13 +7,13 @@ import { html } from "./lib.js";
 const END = "end";
 const W = 190;
 const H = 62;
-const GAP_X = 36;
-const GAP_Y = 84;
+const GAP_X = 60;
+const GAP_Y = 96;
 
 function optionLabel(opt) {
   if (opt.any) return "any text";
-  if (opt.range) return `${opt.range[0]}–${opt.range[1]}`;
-  return (opt.keywords || []).slice(0, 3).join(" / ") || "?";
+  if (opt.range) return opt.range[0] === opt.range[1] ? `${opt.range[0]}` : `${opt.range[0]}–${opt.range[1]}`;
+  return (opt.keywords || [])[0] || "?";
 }
 
 const TRIGGERS = [["on_timeout", "no reply", "timeout"], ["on_click", "click", "click"],
@@ -79,22 +79,36 @@ function clip(text, n) {
   return text.length > n ? `${text.slice(0, n - 1)}…` : text;
 }
 
-function edgePath(a, b, bend) {
-  if (b.row > a.row) {
-    const sx = a.x + W / 2 + bend;
+// Two lines of a prompt, broken at a space.
+function twoLines(text, n) {
+  if (text.length <= n) return [text, ""];
+  const cut = text.lastIndexOf(" ", n) > n / 2 ? text.lastIndexOf(" ", n) : n;
+  return [text.slice(0, cut), clip(text.slice(cut).trim(), n)];
+}
+
+// To the next row: a cubic from the source's bottom to the target's top, pulled sideways by
+// `bend` so that parallel edges (and their labels) stay apart; the label sits on the curve's
+// middle. Anything else (skipping rows, going back): round the right-hand side, clear of the
+// boxes in between.
+function edgePath(a, b, bend, lane, aRight, bRight) {
+  if (b.row === a.row + 1) {
+    const sx = a.x + W / 2;
     const sy = a.y + H;
     const tx = b.x + W / 2;
-    const ty = b.y;
-    const my = (sy + ty) / 2;
-    return { d: `M${sx},${sy} C${sx},${my} ${tx},${my} ${tx},${ty - 6}`, lx: (sx + tx) / 2, ly: my };
+    const ty = b.y - 6;
+    const mx = (sx + tx) / 2 + bend;
+    const c1 = sy + (ty - sy) * 0.45;
+    const c2 = ty - (ty - sy) * 0.45;
+    const lx = (sx + 3 * mx + 3 * mx + tx) / 8;
+    const ly = (sy + 3 * c1 + 3 * c2 + ty) / 8;
+    return { d: `M${sx},${sy} C${mx},${c1} ${mx},${c2} ${tx},${ty}`, lx, ly };
   }
-  // back or sideways: round the right-hand side
-  const sx = a.x + W;
-  const sy = a.y + H / 2 + bend / 3;
-  const tx = b.x + W;
+  const sx = aRight;
+  const sy = a.y + H / 2;
+  const tx = bRight;
   const ty = b.y + H / 2;
-  const out = Math.max(sx, tx) + 50 + Math.abs(bend);
-  return { d: `M${sx},${sy} C${out},${sy} ${out},${ty} ${tx + 6},${ty}`, lx: out - 10, ly: (sy + ty) / 2 };
+  const out = Math.max(sx, tx) + 60 + lane * 70;
+  return { d: `M${sx},${sy} C${out},${sy} ${out},${ty} ${tx + 6},${ty}`, lx: (sx + 6 * out + tx) / 8, ly: (sy + ty) / 2 };
 }
 
 export function FlowDiagram({ flow }) {
@@ -102,14 +116,14 @@ export function FlowDiagram({ flow }) {
   const { pos, width, height } = layout(graph, flow.start);
   const fromCount = new Map();
   const bends = graph.edges.map((e) => {
-    const n = fromCount.get(e.from) || 0;
-    fromCount.set(e.from, n + 1);
+    const n = fromCount.get(`${e.from}>${e.to}`) || 0;
+    fromCount.set(`${e.from}>${e.to}`, n + 1);
     return n;
   });
   return html`
     <figure class="diagram">
       <div class="diagram-scroll" tabindex="0" aria-label="Flow diagram (scrollable)">
-        <svg viewBox=${`0 0 ${width + 80} ${height}`} width=${width + 80} height=${height} role="img"
+        <svg viewBox=${`0 0 ${width + 220} ${height}`} width=${width + 220} height=${height} role="img"
              aria-labelledby="diagram-title">
           <title id="diagram-title">Steps of flow ${flow.id} and how each leads on</title>
           <defs>
@@ -118,9 +132,10 @@ export function FlowDiagram({ flow }) {
             </marker>
           </defs>
           ${graph.edges.map((e, i) => {
-            const total = graph.edges.filter((x) => x.from === e.from).length;
-            const bend = (bends[i] - (total - 1) / 2) * 22;
-            const p = edgePath(pos.get(e.from), pos.get(e.to), bend);
+            const total = graph.edges.filter((x) => x.from === e.from && x.to === e.to).length;
+            const bend = (bends[i] - (total - 1) / 2) * 120;
+            const right = (id) => pos.get(id).x + (id === END ? W / 2 + 40 : W);
+            const p = edgePath(pos.get(e.from), pos.get(e.to), bend, bends[i], right(e.from), right(e.to));
             const label = clip(e.label, 22);
             return html`<g class=${`edge ${e.kind}`}>
               <path d=${p.d} marker-end="url(#arrow)" />
@@ -136,8 +151,8 @@ export function FlowDiagram({ flow }) {
               : html`<g class=${`node ${n.start ? "start" : ""}`} data-step=${n.id}>
                   <rect x=${p.x} y=${p.y} width=${W} height=${H} rx="8" />
                   <text x=${p.x + 10} y=${p.y + 20} class="name">${n.start ? "▶ " : ""}${clip(n.id, 24)}</text>
-                  <text x=${p.x + 10} y=${p.y + 38} class="prompt">${clip(n.prompt, 30)}</text>
-                  <text x=${p.x + 10} y=${p.y + 53} class="prompt">${clip(n.prompt.slice(29), 30)}</text>
+                  ${twoLines(n.prompt, 28).map((text, k) => html`<text x=${p.x + 10} y=${p.y + 38 + 15 * k}
+                    class="prompt">${text}</text>`)}
                 </g>`;
           })}
         </svg>

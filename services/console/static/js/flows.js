@@ -49,11 +49,11 @@ class DefinitionList extends Component {
           <div class="table-scroll">
             <table class="list">
               <caption class="sr-only">${title}</caption>
-              <thead><tr><th scope="col">Id</th>${columns.map(([h]) => html`<th scope="col">${h}</th>`)}<th scope="col">State</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+              <thead><tr><th scope="col">Id</th>${columns.map(([h, , wide]) => html`<th scope="col" class=${wide ? "wide" : ""}>${h}</th>`)}<th scope="col">State</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
               <tbody>${items.map((item) => html`
                 <tr data-id=${item.id}>
                   <th scope="row"><a href=${`#/${kind}/${item.id}`}>${item.id}</a></th>
-                  ${columns.map(([, cell]) => html`<td>${cell(item)}</td>`)}
+                  ${columns.map(([, cell, wide]) => html`<td class=${wide ? "wide" : ""}>${cell(item)}</td>`)}
                   <td><${Active} item=${item} /></td>
                   <td><${Toggle} item=${item} kind=${kind} onChange=${this.changed} /></td>
                 </tr>`)}
@@ -64,9 +64,10 @@ class DefinitionList extends Component {
   }
 }
 
-const FLOW_COLUMNS = [["Name", (f) => f.name], ["Steps", (f) => Object.keys(f.steps).length],
-  ["Kind", (f) => f.kind], ["Version", (f) => f.version], ["Updated", (f) => when(f.updated_at)]];
-const CAMPAIGN_COLUMNS = [["Name", (c) => c.name], ["Keywords", (c) => c.keywords.join(", ")],
+// [header, cell, hidden on narrow screens]
+const FLOW_COLUMNS = [["Name", (f) => f.name], ["Steps", (f) => Object.keys(f.steps).length, true],
+  ["Kind", (f) => f.kind, true], ["Version", (f) => f.version, true], ["Updated", (f) => when(f.updated_at), true]];
+const CAMPAIGN_COLUMNS = [["Name", (c) => c.name, true], ["Keywords", (c) => c.keywords.join(", ")],
   ["Does", (c) => [...c.actions.map((a) => a.type === "start_flow" ? `start ${a.flow}` : a.type),
     ...(c.join ? [`join ${c.join}`] : [])].join(", ")]];
 

@@ -138,9 +138,9 @@ function Cards({ group, split }) {
             <span class="card-value">${fmt(group[name])}</span>
           </li>`)}
       </ul>
-      <p class="muted counts">${count(group.replies)} replies · ${count(group.recognised_replies)} recognised ·
-        ${count(group.conversations_started)} conversations started, ${count(group.conversations_completed)} completed ·
-        ${count(group.opt_outs)} opt-outs</p>
+      <p class="muted counts">${[`${count(group.replies)} replies`, `${count(group.recognised_replies)} recognised`,
+        `${count(group.conversations_started)} conversations started, ${count(group.conversations_completed)} completed`,
+        `${count(group.opt_outs)} opt-outs`].join(" · ")}</p>
     </section>`;
 }
 

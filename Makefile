@@ -31,9 +31,10 @@ format: install
 	$(BIN)/ruff format .
 
 # The production shape under Docker Compose: builds the image, runs the one-shot topic and
-# migration jobs, and returns once the four services answer /readyz. Data volumes survive `down`.
+# migration jobs, and returns once the four services and the console answer /readyz. Data volumes
+# survive `down`.
 up:
-	docker compose up --detach --build --wait ingress router sender segmentation
+	docker compose up --detach --build --wait ingress router sender segmentation console
 
 down:
 	docker compose down --remove-orphans

@@ -131,6 +131,7 @@ def _banner(settings: Settings, api_key: str | None) -> str:
         "                   -H 'content-type: application/json' \\",
         "                   -d '{\"from\": \"+15555550100\", \"to\": \"+15555550000\", \"body\": \"HELP\"}'",
         f"  the phone:     curl -s '{base}/simulator/demo/outbox?to=%2B15555550100'",
+        f"  console:       {base}/console  (sign in with the API key above)",
         f"  API docs:      {base}/docs     health: {base}/readyz     metrics: {base}/metrics",
         "",
     ]
@@ -177,6 +178,7 @@ def _stopping(stop) -> Iterator[None]:
 def run(_: argparse.Namespace) -> int:
     import uvicorn
 
+    from libs.common import streams
     from libs.common.service import build_app, close_ctx
     from services.embedded import all_services, embedded_settings
 
@@ -190,7 +192,7 @@ def run(_: argparse.Namespace) -> int:
         try:
             app = build_app(services, ctx=ctx, on_started=lambda c: print(
                 _banner(settings, c.state.get("demo_api_key")), flush=True))
-            servers.append(uvicorn.Server(uvicorn.Config(
+            servers.append(streams.Server(uvicorn.Config(
                 app, host=settings.host, port=settings.port, log_config=None,
                 timeout_graceful_shutdown=20)))
             await servers[0].serve()

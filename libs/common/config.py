@@ -131,6 +131,15 @@ class Settings(BaseSettings):
     bandwidth_base_url: str = Field(
         "https://messaging.bandwidth.com", description="Bandwidth Messaging API base URL.")
 
+    # The operator console (services/console)
+    console_api_base_url: str = Field(
+        "", description="Console: where the browser calls Parley's /v1 API (an origin such as "
+                        "https://api.example.com); empty: the console's own origin.")
+    console_upstreams: str = Field(
+        "", description="Console: pass /v1 requests through to the service owning each prefix "
+                        "(`/v1/flows=http://router:8080,…`), where no Ingress routes them (Compose); "
+                        "empty: off.")
+
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.common.backoff import DEPENDENCY
+from libs.common import streams
 from libs.common.bus import Bus, BusUnavailable, make_bus
 from libs.common.config import Misconfigured, Settings, describe_errors
 from libs.common.db.migrate import upgrade
@@ -373,8 +374,9 @@ CtxDep = Annotated[Ctx, Depends(get_ctx)]
 
 
 def serve(services: Sequence[Service], settings: Settings | None = None,
-          default_port: int = 8080) -> None:
-    """Run services under uvicorn until SIGTERM/SIGINT, then stop gracefully and exit 0.
+          default_port: int = 8080, app: FastAPI | None = None) -> None:
+    """Run services under uvicorn until SIGTERM/SIGINT, then stop gracefully and exit 0. `app`
+    hosts that app instead of `build_app(services)` (the console, which has no database or bus).
 
     HTTP is up at once; the database and the broker are waited for in the background (see
     `build_app`), so a service started during an outage comes up and becomes ready when they
@@ -409,10 +411,10 @@ def serve(services: Sequence[Service], settings: Settings | None = None,
         if server is not None:
             server.should_exit = True
 
-    app = build_app(services, settings, on_failed=stop_serving)
+    app = app or build_app(services, settings, on_failed=stop_serving)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                             timeout_graceful_shutdown=http_grace_s)
-    server = uvicorn.Server(config)
+    server = streams.Server(config)  # uvicorn's, ending event streams first
 
     # uvicorn restores the handlers it found and re-raises the signal that stopped it once its
     # shutdown is done, so with the default handler a drained service would still die of SIGTERM

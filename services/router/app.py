@@ -13,6 +13,7 @@ from services.router import (
     consumer,
     conversations_api,
     demo,
+    desk_events,
     forwarding,
     import_jobs,
     lifecycle_api,
@@ -24,7 +25,9 @@ from services.router import (
 def service() -> Service:
     return Service(
         name="router",
-        routers=[api.router, campaigns_api.campaigns, campaigns_api.flows, conversations_api.router,
+        # desk_events first: its /v1/conversations/events precedes /v1/conversations/{id}
+        routers=[api.router, campaigns_api.campaigns, campaigns_api.flows, desk_events.router,
+                 conversations_api.router,
                  lifecycle_api.programs, lifecycle_api.opt_ins, lifecycle_api.consent, lifecycle_api.dnc,
                  lifecycle_api.imports],
         subscriptions=[

@@ -15,7 +15,7 @@ from pydantic import Field
 from sqlalchemy import or_, select, update
 
 from libs.common.auth import TenantDep
-from libs.common.db.models.router import Conversation, TranscriptLine
+from libs.common.db.models.router import Conversation, DncEntry, TranscriptLine
 from libs.common.events.sms_outbound import SendSms
 from libs.common.inputs import Input
 from libs.common.phone import InvalidPhone, to_e164
@@ -89,15 +89,45 @@ async def list_conversations(tenant_id: TenantDep, ctx: CtxDep,
         return [_out(r) for r in rows]
 
 
+async def _send_blocked(session, tenant_id: str, phone: str) -> str | None:
+    """Why an agent's message cannot go to this number, or None. The sender would suppress it
+    anyway; this tells the agent before they type, and refuses the reply with the reason."""
+    if await session.get(DncEntry, (tenant_id, phone)) is not None:
+        return "the number is on the do-not-contact list: no message can be sent"
+    if await store.consent(session, tenant_id, phone) == "opted_out":
+        return "the subscriber opted out: no message can be sent"
+    return None
+
+
+def _line(t: TranscriptLine) -> dict:
+    return {"id": t.id, "conversation_id": t.conversation_id, "direction": t.direction,
+            "author": t.author, "agent": t.agent, "body": t.body, "at": t.at}
+
+
 @router.get("/{conversation_id}")
-async def get_conversation(conversation_id: str, tenant_id: TenantDep, ctx: CtxDep) -> dict:
+async def get_conversation(conversation_id: str, tenant_id: TenantDep, ctx: CtxDep,
+                           earlier: int = Query(0, ge=0, le=200, description=(
+                               "Also the subscriber's last N lines from before this conversation "
+                               "(earlier conversations, texts outside any)."))) -> dict:
+    """The conversation with its transcript, and `send_blocked`: why a reply would be refused
+    (opted out, do-not-contact), or null."""
     async with ctx.sessions() as session:
         row = await _own(session, tenant_id, conversation_id)
-        lines = await session.scalars(select(TranscriptLine).where(
-            TranscriptLine.conversation_id == conversation_id).order_by(TranscriptLine.id))
-        transcript = [{"direction": t.direction, "author": t.author, "agent": t.agent,
-                       "body": t.body, "at": t.at} for t in lines]
-    return {**_out(row), "transcript": transcript}
+        lines = list(await session.scalars(select(TranscriptLine).where(
+            TranscriptLine.conversation_id == conversation_id).order_by(TranscriptLine.id)))
+        before = []
+        if earlier:
+            first = lines[0].id if lines else None
+            query = select(TranscriptLine).where(
+                TranscriptLine.tenant_id == tenant_id, TranscriptLine.phone == row.phone,
+                or_(TranscriptLine.conversation_id.is_(None),
+                    TranscriptLine.conversation_id != conversation_id))
+            if first is not None:
+                query = query.where(TranscriptLine.id < first)
+            before = list(await session.scalars(query.order_by(TranscriptLine.id.desc()).limit(earlier)))
+        blocked = await _send_blocked(session, tenant_id, row.phone)
+    return {**_out(row), "transcript": [_line(t) for t in lines],
+            "earlier": [_line(t) for t in reversed(before)], "send_blocked": blocked}
 
 
 @router.post("/{conversation_id}/reply", status_code=202)
@@ -108,8 +138,8 @@ async def agent_reply(conversation_id: str, body: AgentReply, tenant_id: TenantD
         if body.agent and row.assignee and body.agent != row.assignee:
             raise HTTPException(409, f"the conversation is assigned to {row.assignee!r}: claim it "
                                      "with take_over first")
-        if await store.consent(session, tenant_id, row.phone) == "opted_out":
-            raise HTTPException(409, "the subscriber opted out: no message can be sent")
+        if (blocked := await _send_blocked(session, tenant_id, row.phone)) is not None:
+            raise HTTPException(409, blocked)
         action = uuid.uuid5(uuid.NAMESPACE_URL, f"agent:{conversation_id}:{idempotency_key}").hex \
             if idempotency_key else uuid.uuid4().hex
         session.add(TranscriptLine(tenant_id=tenant_id, phone=row.phone, conversation_id=row.id,
@@ -190,6 +220,9 @@ async def start(body: StartFlow, tenant_id: TenantDep, ctx: CtxDep, response: Re
         rules = await consumer.tenant_rules(ctx, session, tenant_id)
     if rules is None or rules.flow(body.flow_id) is None:
         raise HTTPException(404, f"unknown flow '{body.flow_id}'")
+    if not rules.flow(body.flow_id).active:
+        raise HTTPException(409, f"flow '{body.flow_id}' is deactivated (POST /v1/flows/"
+                                 f"{body.flow_id}/activate)")
     events = await consumer.start_flow(ctx, tenant_id, phone, body.flow_id,
                                        idempotency_key or uuid.uuid4().hex)
     verdicts = await _verdicts(ctx, [e for e in events if isinstance(e, SendSms)], wait)

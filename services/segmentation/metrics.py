@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -60,6 +60,20 @@ class Scope:
     end: datetime
     filters: Mapping[str, str] = field(default_factory=dict)
     group_by: tuple[str, ...] = ()
+
+
+def buckets(start: datetime, end: datetime, width: timedelta) -> list[tuple[datetime, datetime]]:
+    """[start, end) cut at every multiple of `width` since the Unix epoch (whole UTC hours or
+    days), the first and last piece clipped to the window. The pieces cover the window exactly,
+    so each event falls in one and the pieces' counts add up to the window's."""
+    epoch = datetime(1970, 1, 1, tzinfo=start.tzinfo)
+    edge = epoch + ((start - epoch) // width) * width + width
+    out, at = [], start
+    while edge < end:
+        out.append((at, edge))
+        at, edge = edge, edge + width
+    out.append((at, end))
+    return out
 
 
 def _grouped(table, time_col, scope: Scope, value, *where) -> Select:

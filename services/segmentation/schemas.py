@@ -58,6 +58,18 @@ class ScoreEntryOut(BaseModel):
     score_after: int
 
 
+class ClickOut(BaseModel):
+    at: datetime
+    code: str | None
+    url: str | None = Field(description="Where the link leads.")
+    tag: str | None
+    campaign_id: str | None
+    flow_id: str | None
+    step: str | None
+    variant: str | None
+    message_id: str | None
+
+
 class ScoreOut(BaseModel):
     phone: str
     score: int
@@ -171,6 +183,21 @@ class MetricsOut(BaseModel):
     filters: dict[str, str]
     group_by: list[str]
     groups: list[dict[str, Any]]
+
+
+class SeriesPoint(BaseModel):
+    start: datetime
+    end: datetime
+    groups: list[dict[str, Any]]
+
+
+class SeriesOut(BaseModel):
+    start: datetime
+    end: datetime
+    bucket: str
+    filters: dict[str, str]
+    group_by: list[str]
+    points: list[SeriesPoint]
 
 
 class ConversionIn(_In):

@@ -17,7 +17,7 @@ from libs.common.events import Event
 from libs.common.events.sms_outbound import SendSms
 from libs.common.phone import InvalidPhone, is_short_code, to_e164
 from libs.common.service import Ctx, CtxDep
-from services.sender import cache, links, sending, store
+from services.sender import cache, links, preview, sending, store
 from services.sender.carriers.simulator import client as simulator
 from services.sender.policy import SendingRules
 from services.sender.schemas import (
@@ -30,6 +30,8 @@ from services.sender.schemas import (
     NumberIn,
     NumberOut,
     OutboxMessage,
+    PreviewIn,
+    PreviewOut,
 )
 
 log = structlog.get_logger("parley.sender.api")
@@ -191,6 +193,21 @@ async def _replay(ctx: Ctx, message_id: str, asked: tuple, response: Response) -
     response.status_code = 200
     response.headers["Idempotent-Replayed"] = "true"
     return view
+
+
+@messages.post("/preview", response_model=PreviewOut)
+async def preview_message(body: PreviewIn, tenant_id: TenantDep, ctx: CtxDep) -> PreviewOut:
+    """What `body` would cost if sent now, with this tenant's settings: the text as sent, its
+    encoding and segments, the look-alikes replaced and the characters that need UCS-2. Sends
+    nothing (an editor calls it as the user types)."""
+    try:
+        links.validate(body.body)
+    except links.BadPlaceholder as exc:
+        raise HTTPException(422, f"body: {exc}") from exc
+    async with ctx.sessions() as session:
+        rules = await cache.rules(ctx, session, tenant_id)
+    seen = preview.preview(body.body, rules.replace_lookalikes, sending.link_base(ctx))
+    return PreviewOut(**vars(seen), max_characters=MAX_BODY, too_long=len(body.body) > MAX_BODY)
 
 
 @messages.get("", response_model=list[MessageOut])

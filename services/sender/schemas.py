@@ -48,6 +48,35 @@ class MessageIn(Input):
     campaign_id: str | None = Field(None, max_length=64)
 
 
+class PreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(max_length=20_000)
+
+
+class Replacement(BaseModel):
+    char: str
+    with_: str = Field(alias="with")
+    count: int
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class PreviewOut(BaseModel):
+    """What a message would cost: as sent (links at their length, look-alikes replaced)."""
+
+    body: str
+    characters: int
+    encoding: Literal["GSM-7", "UCS-2"]
+    segments: int
+    units: int = Field(description="Septets (GSM-7) or UTF-16 code units (UCS-2).")
+    per_segment: int = Field(description="What one segment holds at this length: 160/153 or 70/67.")
+    replaced: list[Replacement] = Field(description="Look-alikes replaced to stay in GSM-7.")
+    ucs2_characters: list[str] = Field(description="The characters that need UCS-2.")
+    max_characters: int = Field(description="The longest body that can be sent.")
+    too_long: bool
+
+
 class HistoryOut(BaseModel):
     at: datetime
     status: str

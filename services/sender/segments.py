@@ -18,13 +18,15 @@ def is_gsm7(text: str) -> bool:
     return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
 
 
+def units(text: str) -> tuple[int, int, int]:
+    """(units the text takes, units in a single segment, units per part once split)."""
+    if is_gsm7(text):
+        return sum(2 if c in GSM7_EXTENSION else 1 for c in text), 160, 153
+    return len(text.encode("utf-16-le")) // 2, 70, 67
+
+
 def count_segments(text: str) -> int:
     if not text:
         return 0
-    if is_gsm7(text):
-        units = sum(2 if c in GSM7_EXTENSION else 1 for c in text)
-        single, part = 160, 153
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, part = 70, 67
-    return 1 if units <= single else -(-units // part)
+    used, single, part = units(text)
+    return 1 if used <= single else -(-used // part)

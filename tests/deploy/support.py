@@ -35,6 +35,9 @@ SCHEMAS = Path(__file__).resolve().parent / "schemas"
 K8S_VERSION = "1.31.0"
 OLDEST_K8S_VERSION = "1.25.0"
 SERVICES = ("ingress", "router", "sender", "segmentation")
+# The operator console: files only (no database, no bus, no credential), deployed beside them.
+CONSOLE = "console"
+WORKLOADS = (*SERVICES, CONSOLE)
 # Served only with PARLEY_SIMULATOR=true, which production turns off; never routed publicly.
 NOT_PUBLIC = {"/simulator"}
 # Every service serves these itself; they stay inside the cluster.
@@ -202,12 +205,12 @@ def served_paths(name: str) -> frozenset[str]:
 def served_prefixes() -> dict[str, frozenset[str]]:
     """{service: the first path segment (two under /v1) of every path it serves, bar health}."""
     return {name: frozenset(_prefix(path) for path in served_paths(name)) - HEALTH
-            for name in SERVICES}
+            for name in WORKLOADS}
 
 
 @functools.cache
 def consumer_services() -> frozenset[str]:
-    return frozenset(name for name in SERVICES
+    return frozenset(name for name in WORKLOADS
                      if importlib.import_module(f"services.{name}.app").service().subscriptions)
 
 

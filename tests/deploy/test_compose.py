@@ -15,8 +15,10 @@ import yaml
 from libs.common.bus.base import DLQ_SUFFIX
 from libs.common.config import Settings
 from libs.common.events import TOPICS
+from services.console.proxy import parse_upstreams
 from tests.deploy.support import (
     COMPOSE,
+    CONSOLE,
     MIN_DRAIN_S,
     REPO,
     SERVICES,
@@ -26,6 +28,7 @@ from tests.deploy.support import (
     env_vars,
     serve_http_grace_s,
     served_paths,
+    served_prefixes,
 )
 
 
@@ -179,3 +182,34 @@ def test_make_up_and_down_wrap_compose():
     out = subprocess.run(["make", "-n", "-C", str(REPO), "up", "down"], capture_output=True, text=True,
                          check=True).stdout
     assert "docker compose up" in out and "--wait" in out and "docker compose down" in out
+
+
+# --- the console ---------------------------------------------------------------------------------
+
+def test_the_console_runs_its_module_once_the_apis_answer_and_only_on_localhost():
+    doc = compose()
+    console = doc["services"][CONSOLE]
+    assert console["command"] == ["python", "-m", "services.console"]
+    assert console["image"] == doc["services"]["migrate"]["image"]
+    assert console["depends_on"] == {name: {"condition": "service_healthy"}
+                                     for name in ("router", "sender", "segmentation")}
+    assert all(p.startswith("127.0.0.1:") for p in console["ports"])
+    (url,) = re.findall(r"http://127\.0\.0\.1:(\d+)(/\w+)", " ".join(console["healthcheck"]["test"]))
+    assert url == (console["environment"]["PARLEY_PORT"], "/readyz") and "/readyz" in served_paths(CONSOLE)
+    assert console["read_only"] is True and console["cap_drop"] == ["ALL"]
+    assert int(console["stop_grace_period"].removesuffix("s")) - serve_http_grace_s() >= MIN_DRAIN_S
+
+
+def test_the_console_passes_every_v1_prefix_to_the_service_that_owns_it():
+    """No Ingress in Compose: what the browser calls on the console's origin must reach its owner."""
+    doc = compose()
+    env = doc["services"][CONSOLE]["environment"]
+    owners = {prefix: f"http://{name}:{doc['services'][name]['environment']['PARLEY_PORT']}"
+              for name, prefixes in served_prefixes().items() for prefix in prefixes
+              if prefix.startswith("/v1/")}
+    assert parse_upstreams(env["PARLEY_CONSOLE_UPSTREAMS"]) == owners
+    others = {k: v for k, v in env.items() if k != "PARLEY_CONSOLE_UPSTREAMS"}
+    assert others == {k: v for k, v in doc["services"]["migrate"]["environment"].items()
+                      if k != "PARLEY_CONSOLE_UPSTREAMS"}
+    for svc in parley_services(doc).values():
+        assert svc["environment"]["PARLEY_CONSOLE_UPSTREAMS"] == ""

@@ -15,10 +15,11 @@ from libs.common.config import Settings
 from libs.common.events import TOPICS
 from tests.deploy import kustomize
 from tests.deploy.support import (
+    CONSOLE,
     MIN_DRAIN_S,
     NOT_PUBLIC,
-    SERVICES,
     TOPICS_DIR,
+    WORKLOADS,
     all_subclasses,
     config_env,
     consumer_services,
@@ -93,17 +94,30 @@ def test_the_pods_environment_is_valid_production_settings(monkeypatch):
     assert settings.database_url.startswith("postgresql+asyncpg://")
 
 
+def env_refs(container: dict) -> set[tuple[str, str]]:
+    return {(next(iter(ref)), ref[next(iter(ref))]["name"]) for ref in container["envFrom"]}
+
+
 def test_every_workload_reads_the_config_map_and_the_secret():
     for doc in only(rendered(), "Deployment") + only(rendered(), "Job"):
+        if doc["metadata"]["name"] == f"parley-{CONSOLE}":
+            continue
         for container in containers(doc):
-            refs = {(next(iter(ref)), ref[next(iter(ref))]["name"]) for ref in container["envFrom"]}
-            assert refs == {("configMapRef", "parley-config"), ("secretRef", "parley-secrets")}, (
-                doc["metadata"]["name"])
+            assert env_refs(container) == {("configMapRef", "parley-config"),
+                                           ("secretRef", "parley-secrets")}, doc["metadata"]["name"]
+
+
+def test_the_console_reads_the_settings_but_no_secret_and_waits_for_no_migration():
+    """It opens no database and holds no credential: the browser brings the tenant's key."""
+    deployment = one(rendered(), "Deployment", f"parley-{CONSOLE}")
+    assert "initContainers" not in kustomize.pod_spec(deployment)
+    for container in containers(deployment):
+        assert env_refs(container) == {("configMapRef", "parley-config")}
 
 
 # --- commands, ports, probes -------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", WORKLOADS)
 def test_each_deployment_runs_its_service_module(name):
     container = main_container(one(rendered(), "Deployment", f"parley-{name}"))
     assert container["command"] == ["python", "-m", f"services.{name}"]
@@ -119,7 +133,7 @@ def test_the_migration_job_runs_parley_migrate():
     assert exit_.value.code == 0
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", WORKLOADS)
 def test_ports_and_probes_match_what_the_service_serves(name):
     docs = rendered()
     port = int(config_env(docs)["PARLEY_PORT"])
@@ -140,7 +154,7 @@ def test_ports_and_probes_match_what_the_service_serves(name):
     assert annotations["prometheus.io/port"] == str(port) and annotations["prometheus.io/path"] in paths
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", WORKLOADS)
 def test_services_budgets_and_autoscalers_select_their_deployments_pods(name):
     docs = rendered()
     deployment = one(docs, "Deployment", f"parley-{name}")
@@ -224,7 +238,7 @@ def test_consumers_never_scale_past_the_partition_count():
     docs = rendered()
     partitions = int(config_env(docs)["PARLEY_PARTITIONS"])
     assert consumer_services() == {"router", "sender", "segmentation"}
-    for name in SERVICES:
+    for name in WORKLOADS:
         hpa = one(docs, "HorizontalPodAutoscaler", f"parley-{name}")["spec"]
         assert 2 <= hpa["minReplicas"] <= hpa["maxReplicas"]
         assert [m["resource"]["name"] for m in hpa["metrics"]] == ["cpu"]
@@ -248,7 +262,7 @@ def test_every_container_runs_non_root_on_a_read_only_filesystem_with_limits():
             assert "memory" in container["resources"]["limits"]
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", WORKLOADS)
 def test_the_grace_period_covers_the_pause_the_http_drain_and_the_consumer_drain(name):
     deployment = one(rendered(), "Deployment", f"parley-{name}")
     pod = kustomize.pod_spec(deployment)
@@ -262,6 +276,8 @@ def test_the_migration_gate_ships_the_script_the_init_containers_run():
     docs = rendered()
     scripts = one(docs, "ConfigMap", "parley-migrations-gate")["data"]
     for doc in only(docs, "Deployment"):
+        if doc["metadata"]["name"] == f"parley-{CONSOLE}":
+            continue  # no database (test_the_console_reads_the_settings_but_no_secret_...)
         pod = kustomize.pod_spec(doc)
         (gate,) = [c for c in pod["initContainers"] if c["name"] == "wait-for-migrations"]
         (mount,) = [m["mountPath"] for m in gate["volumeMounts"] if m["name"] == "migrations-gate"]

@@ -242,3 +242,22 @@ def test_the_constraints_pin_every_runtime_dependency_and_nothing_else():
 @pytest.mark.parametrize("name", ["pytest", "ruff", "hypothesis"])
 def test_test_tools_stay_out_of_the_image(name):
     assert name not in constraints()
+
+
+# --- what the image installs ---------------------------------------------------------------------
+
+def test_the_installed_package_carries_the_consoles_files(tmp_path):
+    """The image installs a wheel of the project, not the source tree: the console's page, modules,
+    styles and vendor files must be package data (pyproject.toml), or production serves 404s."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "libs", "services"):  # what the Dockerfile copies
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(
+            REPO / name, src / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
+                                        if (REPO / name).is_dir() else {}))
+    subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py",
+                    "--build-lib", str(tmp_path / "lib")], cwd=src, check=True, capture_output=True)
+    static = REPO / "services" / "console" / "static"
+    wanted = sorted(str(p.relative_to(static)) for p in static.rglob("*") if p.is_file())
+    built = tmp_path / "lib" / "services" / "console" / "static"
+    assert wanted and sorted(str(p.relative_to(built)) for p in built.rglob("*") if p.is_file()) == wanted

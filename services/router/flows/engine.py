@@ -63,7 +63,11 @@ def fallback_text(step: Step) -> str:
 
 
 def start(fx: Effects, flow: Flow, current: ConvState | None, flows: FlowLookup, *,
-          campaign_id: str | None = None, variant: str | None = None) -> ConvState:
+          campaign_id: str | None = None, variant: str | None = None) -> ConvState | None:
+    """Start `flow` (ending the open conversation), or, when the flow is deactivated, nothing:
+    then `current` is returned unchanged."""
+    if not flow.active:
+        return current
     if current is not None and current.open:
         end(fx, current, f"replaced by flow {flow.id}")
     conv = fx.touch(ConvState(id=fx.next_id("conversation"), flow_id=flow.id, step=None,
@@ -229,7 +233,7 @@ def run_actions(fx: Effects, flow: Flow | None, conv: ConvState | None, actions:
                     conv.variables[action.attribute] = action.value
             case "start_flow":
                 target = flows(action.flow)
-                if target is not None:
+                if target is not None and target.active:
                     start(fx, target, conv, flows, campaign_id=conv.campaign_id if conv else None)
                     return
             case "webhook":

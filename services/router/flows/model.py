@@ -185,6 +185,8 @@ class Flow(_Strict):
     completion_event: str | None = Field(None, max_length=64)
     kind: Literal["reply", "marketing"] = Field(
         "marketing", description="How prompts sent without a fresh reply are classed.")
+    active: bool = Field(True, description="A deactivated flow cannot be started; conversations "
+                         "already in it go on.")
 
     @model_validator(mode="after")
     def _texts_are_sound(self, info: ValidationInfo) -> Flow:

@@ -260,3 +260,54 @@ async def test_a_flow_hand_off_that_already_explains_itself_sends_no_acknowledge
     (entry,) = await eventually(lambda: queue(client, headers))
     assert await automated(client, headers, entry["id"]) == [ask, sorry]
     await phone.nothing_more()
+
+
+async def test_a_reply_to_a_do_not_contact_or_opted_out_number_is_refused_with_the_reason(desk):
+    _ctx, client, headers = desk
+    (entry,) = await _queued(desk, "+15555550431")
+    url = f"/v1/conversations/{entry['id']}"
+    assert (await client.get(url, headers=headers)).json()["send_blocked"] is None
+    assert (await client.post("/v1/dnc", headers=headers, json={"phone": entry["phone"]})).status_code == 201
+    assert "do-not-contact" in (await client.get(url, headers=headers)).json()["send_blocked"]
+    refused = await client.post(f"{url}/reply", headers=headers, json={"body": "Hi"})
+    assert refused.status_code == 409 and "do-not-contact" in refused.json()["detail"]
+    replies = [t for t in (await client.get(url, headers=headers)).json()["transcript"]
+               if t["author"] == "agent"]
+    assert replies == []  # nothing recorded as said
+
+    (other,) = [c for c in await _queued(desk, "+15555550432") if c["phone"] == "+15555550432"]
+    await Phone(client, other["phone"]).text("STOP")
+    blocked = await eventually(lambda: _blocked(client, headers, other["id"]))
+    assert "opted out" in blocked
+    refused = await client.post(f"/v1/conversations/{other['id']}/reply", headers=headers,
+                                json={"body": "Hi"})
+    assert refused.status_code == 409 and "opted out" in refused.json()["detail"]
+
+
+async def _blocked(client, headers, conversation_id):
+    return (await client.get(f"/v1/conversations/{conversation_id}", headers=headers)).json()["send_blocked"]
+
+
+async def test_a_conversation_can_come_with_the_subscribers_earlier_lines(desk):
+    _ctx, client, headers = desk
+    phone = await _handed_off(desk, "+15555550441", "SHOP")
+    await phone.receive()
+    await phone.text("1")
+    await phone.receive()
+    await phone.text("when does my order ship?")  # the welcome flow is over: unmatched, to the desk
+    entry = await eventually(lambda: _entry_for(client, headers, phone.number))
+    url = f"/v1/conversations/{entry['id']}"
+    plain = (await client.get(url, headers=headers)).json()
+    assert [t["body"] for t in plain["transcript"]] == ["when does my order ship?", ACK]
+    assert plain["earlier"] == []
+    full = (await client.get(url, headers=headers, params={"earlier": 50})).json()
+    said = [(t["author"], t["body"][:16]) for t in full["earlier"]]
+    assert ("automation", "Welcome to Acme ") in said and ("subscriber", "1") in said
+    assert said.index(("automation", "Welcome to Acme ")) < said.index(("subscriber", "1"))
+    assert all(t["conversation_id"] != entry["id"] for t in full["earlier"])
+    assert len((await client.get(url, headers=headers, params={"earlier": 1})).json()["earlier"]) == 1
+    assert (await client.get(url, headers=headers, params={"earlier": 999})).status_code == 422
+
+
+async def _entry_for(client, headers, number):
+    return next((c for c in await queue(client, headers) if c["phone"] == number), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 GOOD = {"id": "survey", "start": "q1", "steps": {
     "q1": {"prompt": "Like it? Reply YES or NO", "options": [
@@ -245,3 +246,67 @@ async def test_a_handoff_acknowledgement_is_checked_like_any_text(suite, tenant)
     resp = await client.post("/v1/campaigns", headers=tenant,
                              json={"id": "vip", "keywords": ["VIP"], "actions": [good]})
     assert resp.status_code == 201, resp.text
+
+
+BROKEN_YAML = """\
+id: survey-yaml
+start: q1
+steps:
+  q1:
+    prompt: Rate us 1-5
+    max_fallbacks: 99
+    options:
+      - range: [1, 5]
+        actions:
+          - type: label
+            label: ""
+"""
+
+
+async def test_a_yaml_flows_errors_carry_the_line_they_point_at(suite, tenant):
+    _, client = suite
+    resp = await client.put("/v1/flows/survey-yaml", headers={**tenant, "content-type": "application/yaml"},
+                            content=BROKEN_YAML.encode())
+    assert resp.status_code == 422
+    by_field = {".".join(map(str, e["loc"])): (e["line"], e["column"]) for e in resp.json()["detail"]}
+    assert by_field == {"steps.q1.max_fallbacks": (6, 5),
+                        "steps.q1.options.0.actions.0.label.label": (11, 13)}
+    json_resp = await client.post("/v1/flows", headers=tenant, json=yaml.safe_load(BROKEN_YAML))
+    assert json_resp.status_code == 422 and all("line" not in e for e in json_resp.json()["detail"])
+
+
+async def test_a_yaml_syntax_error_is_a_422_with_its_line(suite, tenant):
+    _, client = suite
+    resp = await client.post("/v1/flows", headers={**tenant, "content-type": "application/yaml"},
+                             content=b"id: x\nstart: a\nsteps:\n  a: [1, 2\n  b: 3\n")
+    assert resp.status_code == 422
+    (error,) = resp.json()["detail"]
+    assert error["msg"].startswith("malformed YAML") and error["line"] == 5
+
+
+async def test_a_definition_is_served_as_yaml_to_edit_and_saved_back_unchanged(suite, tenant):
+    _, client = suite
+    assert (await client.post("/v1/flows", headers=tenant, json=GOOD)).status_code == 201
+    resp = await client.get("/v1/flows/survey", headers={**tenant, "accept": "application/yaml"})
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("application/yaml")
+    assert "version" not in resp.text and "synonyms" not in resp.text  # no server fields, no defaults
+    back = await client.put("/v1/flows/survey", headers={**tenant, "content-type": "application/yaml"},
+                            content=resp.content)
+    assert back.status_code == 200, back.text
+    before = {k: v for k, v in back.json().items() if k not in ("version", "updated_at")}
+    first = (await client.get("/v1/flows/survey", headers=tenant)).json()
+    assert before == {k: v for k, v in first.items() if k not in ("version", "updated_at")}
+
+
+async def test_flows_and_campaigns_are_deactivated_and_activated(suite, tenant):
+    _, client = suite
+    rule = {"id": "shoes", "keywords": ["SHOES"], "actions": [{"type": "reply", "text": "Shoes!"}]}
+    await client.post("/v1/campaigns", headers=tenant, json=rule)
+    await client.post("/v1/flows", headers=tenant, json=GOOD)
+    for kind, item in (("campaigns", "shoes"), ("flows", "survey")):
+        off = await client.post(f"/v1/{kind}/{item}/deactivate", headers=tenant)
+        assert off.status_code == 200 and off.json()["active"] is False, off.text
+        assert (await client.get(f"/v1/{kind}/{item}", headers=tenant)).json()["active"] is False
+        on = await client.post(f"/v1/{kind}/{item}/activate", headers=tenant)
+        assert on.json()["active"] is True
+        assert (await client.post(f"/v1/{kind}/nope/activate", headers=tenant)).status_code == 404

@@ -24,6 +24,7 @@ from services.segmentation import scoring
 from services.segmentation.api.common import e164
 from services.segmentation.schemas import (
     AttributesIn,
+    ClickOut,
     LabelIn,
     ScoreEntryOut,
     ScoreOut,
@@ -32,6 +33,7 @@ from services.segmentation.schemas import (
     WeightsIn,
     WeightsOut,
 )
+from services.segmentation.store import activity
 from services.segmentation.store import definitions as flows
 from services.segmentation.store import profiles as store
 
@@ -100,6 +102,20 @@ async def explain_score(phone: str, tenant_id: TenantDep, ctx: CtxDep,
         history = await store.score_history(session, tenant_id, phone, limit)
     return ScoreOut(phone=phone, score=row.score,
                     history=[ScoreEntryOut.model_validate(h, from_attributes=True) for h in history])
+
+
+@router.get("/{phone}/clicks", response_model=list[ClickOut])
+async def recent_clicks(phone: str, tenant_id: TenantDep, ctx: CtxDep,
+                        limit: int = Query(20, ge=1, le=500)) -> list[ClickOut]:
+    """The subscriber's latest human clicks (bots and link unfurlers are not counted), newest first."""
+    phone = e164(phone)
+    async with ctx.sessions() as session:
+        if await store.subscriber(session, tenant_id, phone) is None:
+            raise HTTPException(404, f"unknown subscriber {phone}")
+        rows = await activity.recent_clicks(session, tenant_id, phone, limit)
+    return [ClickOut(at=r.at, code=r.source_id, url=url, tag=r.tag, campaign_id=r.campaign_id,
+                     flow_id=r.flow_id, step=r.step, variant=r.variant, message_id=r.message_id)
+            for r, url in rows]
 
 
 async def _ensure(session: AsyncSession, tenant_id: str, phone: str, ctx: CtxDep) -> Subscriber:

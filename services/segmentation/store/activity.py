@@ -16,6 +16,7 @@ from libs.common.db.models.segmentation import (
     Interaction,
     SegmentationMessage,
 )
+from libs.common.db.models.sender import Link
 from services.segmentation.experiments import LIVE_STATES, Scope, is_send
 from services.segmentation.profiles import Context
 
@@ -163,3 +164,16 @@ async def count_arm(session: AsyncSession, tenant_id: str, experiment_id: str, k
     await session.execute(update(v).where(
         v.tenant_id == tenant_id, v.experiment_id == experiment_id, v.key == key)
         .values(sends=v.sends + sends, successes=v.successes + successes))
+
+
+async def recent_clicks(session: AsyncSession, tenant_id: str, phone: str,
+                        limit: int) -> list[tuple[Interaction, str | None]]:
+    """The subscriber's latest human clicks, newest first, with each link's target (the sender's
+    `link` table, read only)."""
+    rows = await session.execute(
+        select(Interaction, Link.url)
+        .outerjoin(Link, (Link.code == Interaction.source_id) & (Link.tenant_id == tenant_id))
+        .where(Interaction.tenant_id == tenant_id, Interaction.phone == phone,
+               Interaction.kind == "click")
+        .order_by(Interaction.at.desc(), Interaction.id.desc()).limit(limit))
+    return [(row, url) for row, url in rows.all()]

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Helpers shared by scripts/postgres.sh and scripts/kafka.sh (sourced, not run). The sourcing
-# script sets SCRIPT_NAME and ENV_FILE first and defines cmd_start, cmd_stop and cmd_status.
+# script sets SCRIPT_NAME, ENV_FILE and USAGE first and defines a cmd_<name> function per command
+# (start, stop, status, restart).
 
 log() { printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -39,14 +40,14 @@ print_env() {
   fi
 }
 
+# Runs cmd_<command> with the remaining arguments; USAGE (set by the sourcing script) lists them.
 dispatch() {
-  case "${1:-}" in
-    start) cmd_start ;;
-    stop) cmd_stop ;;
-    status) cmd_status ;;
-    *)
-      echo "usage: $0 {start|stop|status}" >&2
-      exit 2
-      ;;
-  esac
+  local command="${1:-}"
+  if [ -n "$command" ] && declare -F "cmd_$command" >/dev/null; then
+    shift
+    "cmd_$command" "$@"
+  else
+    echo "usage: $0 $USAGE" >&2
+    exit 2
+  fi
 }

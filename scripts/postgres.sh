@@ -16,6 +16,7 @@
 set -euo pipefail
 
 SCRIPT_NAME="postgres.sh"
+USAGE="{start|stop|status}"
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -2,16 +2,11 @@
 retry once Kafka is back is accepted, and published as one event (production profile only).
 
 The broker is a private one (`scripts/kafka.sh` with a run directory of the test's own), so the
-shared broker other tests use is never touched. It is stopped by its pid and started again with
-the very command line and data it had, as a restarted broker comes back at the same address.
+shared broker other tests use is never touched. It is stopped by its pid and started again on its
+data and ports (`kafka.sh restart`), as a restarted broker comes back at the same address.
 """
 
 from __future__ import annotations
-
-import os
-import signal
-import subprocess
-from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -19,6 +14,7 @@ from prometheus_client import REGISTRY
 from libs.common.events import sms_inbound
 from libs.common.events.base import utcnow
 from libs.common.testing.app import eventually, running
+from libs.common.testing.broker import ScriptBroker
 from services.ingress.app import service
 from services.ingress.carriers.harness import TENANT, read_payload, signed_request
 from services.ingress.intake import stable_id
@@ -26,79 +22,19 @@ from services.ingress.tests.support import Probe, add_tenant
 
 BEFORE = "95ddb286-0866-4960-c78a-5841e8f69bb4"  # inbound_mms.json
 RETRIED = "84cca175-9755-4859-b67f-4730d7f58aa3"  # inbound.json
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "kafka.sh"
 BASE = "http://parley.test"
 
 
-class PrivateBroker:
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-        self.env = {**os.environ, "PARLEY_RUN_DIR": str(run_dir)}
-        self.restarted: subprocess.Popen | None = None
-        self.bootstrap = ""
-
-    @property
-    def pid_file(self) -> Path:
-        return self.run_dir / "kafka" / "pid"
-
-    def script(self, command: str) -> None:
-        subprocess.run([str(SCRIPT), command], env=self.env, check=True, capture_output=True,
-                       timeout=240)
-
-    def start_fresh(self) -> None:
-        self.script("start")
-        lines = (self.run_dir / "kafka.env").read_text().split()
-        self.bootstrap = dict(line.split("=", 1) for line in lines)["PARLEY_TEST_KAFKA_BOOTSTRAP"]
-
-    async def stop(self) -> list[bytes]:
-        """SIGTERM by pid (a clean shutdown keeps the data); returns its command line."""
-        pid = int(self.pid_file.read_text().strip())
-        cmdline = _cmdline(pid)
-        os.kill(pid, signal.SIGTERM)
-
-        async def gone() -> bool:
-            if self.restarted is not None and self.restarted.pid == pid:
-                return self.restarted.poll() is not None
-            return not _alive(pid)
-
-        await eventually(gone, timeout=60)
-        return cmdline
-
-    def restart(self, cmdline: list[bytes]) -> None:
-        log = (self.run_dir / "kafka" / "kafka.out").open("ab")
-        self.restarted = subprocess.Popen(cmdline, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
-        self.pid_file.write_text(f"{self.restarted.pid}\n")  # so `kafka.sh stop` stops this one
-
-    def cleanup(self) -> None:
-        subprocess.run([str(SCRIPT), "stop"], env=self.env, check=False, capture_output=True, timeout=120)
-        if self.restarted is not None:
-            self.restarted.wait(timeout=60)
-
-
-def _cmdline(pid: int) -> list[bytes]:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
-
-
-def _alive(pid: int) -> bool:
-    """Running, and not a zombie (the broker kafka.sh started is not our child to reap)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != b"Z"
-
-
 @pytest.fixture
-def private_broker(profile, tmp_path):
+async def private_broker(profile, tmp_path):
     if profile != "production":
         pytest.skip("needs a Kafka broker of its own (production profile)")
-    broker = PrivateBroker(tmp_path / "run")
+    broker = ScriptBroker(tmp_path / "run")
     try:
-        broker.start_fresh()
+        await broker.start()
         yield broker
     finally:
-        broker.cleanup()
+        await broker.stop()
 
 
 async def send(client, payload: str):
@@ -121,13 +57,13 @@ async def test_kafka_down_is_a_503_and_the_retry_once_it_is_back_is_accepted_onc
         probe = await Probe.attach(app, client)
         assert (await send(client, "inbound_mms.json")).status_code == 200  # before the outage
 
-        cmdline = await private_broker.stop()
+        await private_broker.stop(keep=True)
         before = outcomes()
         down = await send(client, "inbound.json")
         assert down.status_code == 503 and down.headers["retry-after"]
         assert down.json()["code"] == "unavailable"
 
-        private_broker.restart(cmdline)
+        await private_broker.restart()
         await eventually(bus.ready, timeout=120)
         retry = await send(client, "inbound.json")
         assert retry.status_code == 200, retry.text

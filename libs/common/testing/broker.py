@@ -1,0 +1,84 @@
+"""A Kafka broker driven through scripts/kafka.sh in a run directory (PARLEY_RUN_DIR) of its own,
+so a test can stop, kill -9 and restart it without touching the shared test broker other tests
+use. `restart` brings it back on its data, ports and cluster id, as a restarted broker comes back
+at the same address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+from libs.common.testing.app import eventually
+
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "kafka.sh"
+
+
+class ScriptFailed(RuntimeError):
+    def __init__(self, args: tuple[str, ...], status: int, stderr: str) -> None:
+        super().__init__(f"kafka.sh {' '.join(args)} exited {status}:\n{stderr}")
+        self.status, self.stderr = status, stderr
+
+
+class ScriptBroker:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.env = {**os.environ, "PARLEY_RUN_DIR": str(run_dir)}
+
+    async def script(self, *args: str, timeout_s: float = 240) -> str:
+        """Run kafka.sh with `args`; its stdout (the env lines), or ScriptFailed."""
+        proc = await asyncio.create_subprocess_exec(
+            str(SCRIPT), *args, env=self.env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+        if proc.returncode != 0:
+            raise ScriptFailed(args, proc.returncode, err.decode(errors="replace"))
+        return out.decode()
+
+    async def start(self, fresh: bool = False) -> None:
+        await self.script("start", *(["--fresh"] if fresh else []))
+
+    async def restart(self) -> None:
+        await self.script("restart")
+
+    async def stop(self, keep: bool = False) -> None:
+        """SIGTERM by pid (a clean shutdown); without `keep` its data is deleted too."""
+        await self.script("stop", *(["--keep"] if keep else []), timeout_s=120)
+
+    async def kill(self) -> None:
+        """SIGKILL by pid, as a crashed node: no shutdown, the data as it was on disk."""
+        pid = self.pid()
+        if pid is None:
+            raise RuntimeError(f"no broker pid in {self.run_dir}")
+        os.kill(pid, signal.SIGKILL)
+
+        async def gone() -> bool:
+            return not _alive(pid)
+
+        await eventually(gone, timeout=60, interval=0.05)
+
+    def pid(self) -> int | None:
+        try:
+            return int((self.run_dir / "kafka" / "pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    @property
+    def bootstrap(self) -> str:
+        lines = (self.run_dir / "kafka.env").read_text().split()
+        return dict(line.split("=", 1) for line in lines)["PARLEY_TEST_KAFKA_BOOTSTRAP"]
+
+    def cluster_id(self) -> str:
+        meta = (self.run_dir / "kafka" / "data" / "meta.properties").read_text().splitlines()
+        return dict(line.split("=", 1) for line in meta if "=" in line)["cluster.id"]
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie (the broker kafka.sh started is not our child to reap)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != b"Z"

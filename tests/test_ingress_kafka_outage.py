@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from libs.common.events import sms_inbound
 from libs.common.events.base import utcnow
 from libs.common.testing.app import eventually, running
-from libs.common.testing.broker import ScriptBroker
+from libs.common.testing.servers import ScriptBroker
 from services.ingress.app import service
 from services.ingress.carriers.harness import TENANT, read_payload, signed_request
 from services.ingress.intake import stable_id

@@ -34,7 +34,7 @@ from bench.common import percentile
 from bench.pipeline import markdown
 from bench.replies import drain, exactly_once
 from bench.stack import NUMBER, SERVICES, TENANT, Stack, create_tenant, pg_args, prime
-from libs.common.testing.broker import ScriptBroker
+from libs.common.testing.servers import ScriptBroker
 from tests.chaos.carrier import Carrier, Message
 
 KILLABLE = ("router", "sender", "segmentation")
@@ -91,7 +91,7 @@ class Verdict:
     missing: list[str]  # accepted, no reply
     duplicated: list[str]  # more than one reply
     refused_replied: list[str]  # never accepted, yet replied
-    bad_answers: list[str]  # "<id>: <status>": a timeout, a connection error, any status but 2xx/503
+    bad_answers: list[str]  # timeouts, connection errors, statuses but 2xx and 503: by kind
     exits: list[str]
     unrecovered: list[str]
 
@@ -101,7 +101,7 @@ class Verdict:
                  ("accepted without a reply", self.missing),
                  ("replied more than once", self.duplicated),
                  ("replied although never accepted", self.refused_replied),
-                 ("answers other than 2xx or 503 (timeouts, errors, other statuses)", self.bad_answers),
+                 ("answers other than 2xx or 503", self.bad_answers),
                  ("services that exited other than by a kill", self.exits),
                  ("faults the stack did not recover from", self.unrecovered)]
         return [f"{what} ({len(items)}): {', '.join(items[:10])}{' …' if len(items) > 10 else ''}"
@@ -112,13 +112,27 @@ def judge(run: Run) -> Verdict:
     accepted = [m.mid for m in run.messages if m.accepted]
     refused = [m.mid for m in run.messages if not m.accepted]
     once = exactly_once(accepted, refused, run.replies)
-    bad = [f"{m.mid}: {a.status}" for m in run.messages for a in m.attempts
-           if not (a.ok or a.status == "503")]
     return Verdict(not_accepted=refused, missing=once.missing, duplicated=once.duplicated,
-                   refused_replied=once.refused_replied, bad_answers=bad, exits=list(run.exits),
+                   refused_replied=once.refused_replied, bad_answers=bad_answers(run),
+                   exits=list(run.exits),
                    unrecovered=[f"{f.name}: {f.error}" for f in run.faults if f.error])
 
 
+def origin(run: Run) -> float:
+    """The wall-clock time of the carrier's first try: +0 s in every figure."""
+    return min((m.attempts[0].sent_at for m in run.messages if m.attempts), default=0.0)
+
+
+def bad_answers(run: Run) -> list[str]:
+    """Answers other than 2xx or 503, by kind: how many, to how many messages, sent when."""
+    start, by_status = origin(run), {}
+    for m in run.messages:
+        for a in m.attempts:
+            if not (a.ok or a.status == "503"):
+                by_status.setdefault(a.status, []).append((m.mid, a.sent_at - start))
+    return [f"{status} ×{len(seen)} to {len({mid for mid, _ in seen})} messages, sent between "
+            f"+{min(t for _, t in seen):.1f} s and +{max(t for _, t in seen):.1f} s"
+            for status, seen in sorted(by_status.items())]
 def reply_latencies(run: Run, outside: bool = True) -> list[float]:
     """Seconds from the accepted webhook to its first reply at the carrier, of the messages whose
     first try and reply fall outside every fault window (injected → every service ready again)."""
@@ -165,18 +179,16 @@ def _num(value: object) -> str:
 
 
 def report(run: Run) -> str:
-    origin = min((m.attempts[0].sent_at for m in run.messages if m.attempts), default=0.0)
+    start = origin(run)
     lines = [markdown(["figure", "value"], [[k, _num(v)] for k, v in figures(run).items()]), ""]
-    rows = [[f.name, f"+{f.started_at - origin:,.1f}", f.restarted or "-",
+    rows = [[f.name, f"+{f.started_at - start:,.1f}", f.restarted or "-",
              _num(f.ready_s) if f.ready_s is not None else "-",
-             _num(f.recovered_at - f.started_at) if f.recovered_at else "not recovered"]
+             f"+{f.recovered_at - start:,.1f}" if f.recovered_at else "not recovered"]
             for f in run.faults]
-    lines.append(markdown(["fault", "at s", "restarted", "time to ready s", "all ready after s"], rows))
+    lines.append(markdown(["fault", "at s", "restarted", "time to ready s", "all ready again at s"], rows))
     lines.append(f"\nfirst start of the four services → all ready: {_num(run.startup_s)} s")
     verdict = judge(run)
     lines += ["", *(f"FAIL: {line}" for line in verdict.failures)] if verdict.failures else ["", "PASS"]
-    if run.logs:
-        lines.append(f"service logs: {run.logs}")
     return "\n".join(lines)
 
 

@@ -16,11 +16,11 @@ import asyncio
 import pytest
 
 from bench.stack import migrate
-from libs.common.testing.broker import ScriptBroker
 from libs.common.testing.profiles import PRODUCTION, fresh_postgres, production_env
+from libs.common.testing.servers import ScriptBroker
 from tests.chaos.scenario import Plan, judge, log_excerpts, report, run
 
-PLAN = Plan(faults=("router", "sender", "kafka"))
+PLAN = Plan(faults=("router", "sender", "kafka"), lead_s=3.0, gap_s=3.0)
 
 
 @pytest.fixture
@@ -42,4 +42,4 @@ async def test_every_accepted_message_gets_one_reply_through_kills_and_a_broker_
     print(report(result))
     assert result.messages and len(result.faults) == len(PLAN.faults)
     failures = judge(result).failures
-    assert not failures, f"{report(result)}\n\n{log_excerpts(result.logs)}"
+    assert not failures, f"{report(result)}\nservice logs: {result.logs}\n\n{log_excerpts(result.logs)}"

@@ -1,7 +1,8 @@
-"""A Kafka broker driven through scripts/kafka.sh in a run directory (PARLEY_RUN_DIR) of its own,
-so a test can stop, kill -9 and restart it without touching the shared test broker other tests
-use. `restart` brings it back on its data, ports and cluster id, as a restarted broker comes back
-at the same address.
+"""The throwaway servers of scripts/ (kafka.sh, postgres.sh) driven from Python, each in a run
+directory (PARLEY_RUN_DIR) of its own, so a test can stop, kill -9 and restart a Kafka broker
+without touching the shared test broker other tests use. `restart` brings a server back on its
+data and ports (a broker with its cluster id too), as a restarted server comes back at the same
+address.
 """
 
 from __future__ import annotations
@@ -13,35 +14,60 @@ from pathlib import Path
 
 from libs.common.testing.app import eventually
 
-SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "kafka.sh"
+SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
 
 
 class ScriptFailed(RuntimeError):
-    def __init__(self, args: tuple[str, ...], status: int, stderr: str) -> None:
-        super().__init__(f"kafka.sh {' '.join(args)} exited {status}:\n{stderr}")
+    def __init__(self, script: str, args: tuple[str, ...], status: int, stderr: str) -> None:
+        super().__init__(f"{script} {' '.join(args)} exited {status}:\n{stderr}")
         self.status, self.stderr = status, stderr
 
 
-class ScriptBroker:
+class ServerScript:
+    SCRIPT = ""
+
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
         self.env = {**os.environ, "PARLEY_RUN_DIR": str(run_dir)}
 
     async def script(self, *args: str, timeout_s: float = 240) -> str:
-        """Run kafka.sh with `args`; its stdout (the env lines), or ScriptFailed."""
+        """Run the script with `args`; its stdout (the env lines), or ScriptFailed."""
         proc = await asyncio.create_subprocess_exec(
-            str(SCRIPT), *args, env=self.env, stdout=asyncio.subprocess.PIPE,
+            str(SCRIPTS / self.SCRIPT), *args, env=self.env, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL)
         out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
         if proc.returncode != 0:
-            raise ScriptFailed(args, proc.returncode, err.decode(errors="replace"))
+            raise ScriptFailed(self.SCRIPT, args, proc.returncode, err.decode(errors="replace"))
         return out.decode()
 
-    async def start(self, fresh: bool = False) -> None:
-        await self.script("start", *(["--fresh"] if fresh else []))
+    def env_value(self, name: str) -> str:
+        lines = (self.run_dir / self.SCRIPT.replace(".sh", ".env")).read_text().split()
+        return dict(line.split("=", 1) for line in lines)[name]
 
     async def restart(self) -> None:
         await self.script("restart")
+
+
+class ScriptPostgres(ServerScript):
+    SCRIPT = "postgres.sh"
+
+    async def start(self) -> None:
+        await self.script("start")
+
+    async def stop(self) -> None:
+        """Stop it and delete its data."""
+        await self.script("stop", timeout_s=120)
+
+    @property
+    def url(self) -> str:
+        return self.env_value("PARLEY_TEST_DATABASE_URL")
+
+
+class ScriptBroker(ServerScript):
+    SCRIPT = "kafka.sh"
+
+    async def start(self, fresh: bool = False) -> None:
+        await self.script("start", *(["--fresh"] if fresh else []))
 
     async def stop(self, keep: bool = False) -> None:
         """SIGTERM by pid (a clean shutdown); without `keep` its data is deleted too."""
@@ -67,8 +93,7 @@ class ScriptBroker:
 
     @property
     def bootstrap(self) -> str:
-        lines = (self.run_dir / "kafka.env").read_text().split()
-        return dict(line.split("=", 1) for line in lines)["PARLEY_TEST_KAFKA_BOOTSTRAP"]
+        return self.env_value("PARLEY_TEST_KAFKA_BOOTSTRAP")
 
     def cluster_id(self) -> str:
         meta = (self.run_dir / "kafka" / "data" / "meta.properties").read_text().splitlines()

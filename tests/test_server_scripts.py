@@ -1,14 +1,16 @@
 """scripts/kafka.sh brings a broker back on its data, ports and cluster id, after a clean stop or
-kill -9, and `start` refuses to wipe an earlier broker's topics unless told to (production
-profile: it needs the Java and Kafka jars the test broker runs on). A broker of the test's own."""
+kill -9, and `start` refuses to wipe an earlier broker's topics unless told to; scripts/postgres.sh
+restarts a server on its data and port (production profile: they need the binaries the test
+servers run on). Servers of the tests' own, in their own run directories."""
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from libs.common.testing.broker import ScriptBroker, ScriptFailed
 from libs.common.testing.profiles import PRODUCTION
+from libs.common.testing.servers import ScriptBroker, ScriptFailed, ScriptPostgres
 
 TOPIC = "kept"
 
@@ -53,12 +55,15 @@ async def read_all(bootstrap: str) -> list[bytes]:
         await consumer.stop()
 
 
-async def test_restart_brings_back_the_data_ports_and_cluster_after_a_stop_or_a_kill(broker):
+async def test_a_broker_comes_back_on_its_data_ports_and_cluster_and_start_wipes_only_when_fresh(broker):
     await broker.start()
     bootstrap, cluster = broker.bootstrap, broker.cluster_id()
     await produce(bootstrap, b"before")
 
     await broker.stop(keep=True)
+    with pytest.raises(ScriptFailed) as refused:
+        await broker.start()
+    assert "restart" in refused.value.stderr and "--fresh" in refused.value.stderr
     await broker.restart()
     assert (broker.bootstrap, broker.cluster_id()) == (bootstrap, cluster)
     await produce(bootstrap, b"after a stop")
@@ -68,18 +73,29 @@ async def test_restart_brings_back_the_data_ports_and_cluster_after_a_stop_or_a_
     assert (broker.bootstrap, broker.cluster_id()) == (bootstrap, cluster)
     assert await read_all(bootstrap) == [b"before", b"after a stop"]
 
-
-async def test_start_refuses_to_wipe_an_earlier_brokers_topics_unless_fresh(broker):
-    await broker.start()
-    cluster = broker.cluster_id()
-    await produce(broker.bootstrap, b"before")
     await broker.kill()
-
-    with pytest.raises(ScriptFailed) as refused:
-        await broker.start()
-    assert "restart" in refused.value.stderr and "--fresh" in refused.value.stderr
-    assert broker.cluster_id() == cluster  # nothing was wiped
-
     await broker.start(fresh=True)
     assert broker.cluster_id() != cluster
     assert await read_all(broker.bootstrap) == []
+
+
+async def test_a_postgres_restart_keeps_its_data_and_port(profile, tmp_path):
+    if profile != PRODUCTION:
+        pytest.skip("starts a PostgreSQL server (production profile)")
+    server = ScriptPostgres(tmp_path / "run")
+    try:
+        await server.start()
+        url = server.url
+        dsn = url.replace("+asyncpg", "")
+        conn = await asyncpg.connect(dsn)
+        await conn.execute("CREATE TABLE kept (x int); INSERT INTO kept VALUES (1)")
+        started = await conn.fetchval("SELECT pg_postmaster_start_time()")
+        await conn.close()
+        await server.restart()
+        assert server.url == url
+        conn = await asyncpg.connect(dsn)
+        assert await conn.fetchval("SELECT pg_postmaster_start_time()") > started
+        assert await conn.fetchval("SELECT x FROM kept") == 1
+        await conn.close()
+    finally:
+        await server.stop()

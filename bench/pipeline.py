@@ -42,7 +42,6 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -52,7 +51,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import database_url, kafka_bootstrap, percentile, tree_cpu_seconds
+from bench.common import database_url, kafka_bootstrap, keep_or_remove, percentile, tree_cpu_seconds
 from bench.loadgen import message_id, schedule
 from bench.replies import drain, exactly_once, fetch_replies
 from bench.stack import (
@@ -579,10 +578,7 @@ def main(argv: list[str]) -> int:
     rows = asyncio.run(run_all(opts, pg_url, bootstrap, workdir))
     print_report(rows, opts)
     failed = any(r.failed for r in rows)
-    if failed or opts.keep:
-        print(f"\nservice logs kept in {workdir}", flush=True)
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    keep_or_remove(workdir, failed or opts.keep)
     return 1 if failed else 0
 
 

@@ -130,18 +130,6 @@ log_tail() {
   tail -n "${1:-60}" "$OUT_FILE" >&2 2>/dev/null || true
 }
 
-cmd_status() {
-  local pid
-  pid="$(read_pid)"
-  if pid_is_ours "$pid" && [ -s "$ENV_FILE" ]; then
-    log "running (pid $pid)"
-    print_env
-    return 0
-  fi
-  log "not running"
-  return 1
-}
-
 # Stops the broker by its pid (SIGTERM, then SIGKILL after STOP_TIMEOUT); leaves its files.
 stop_broker() {
   local pid i
@@ -327,18 +315,6 @@ launch() {
   print_env
 }
 
-# True (and prints the env) when our broker is already running.
-already_running() {
-  local pid
-  pid="$(read_pid)"
-  if pid_is_ours "$pid" && [ -s "$ENV_FILE" ]; then
-    log "already running (pid $pid)"
-    print_env
-    return 0
-  fi
-  return 1
-}
-
 cmd_start() {
   local fresh=0 port cport sport cid
   case "${1:-}" in
@@ -346,7 +322,7 @@ cmd_start() {
     --fresh) fresh=1 ;;
     *) die "start: unknown option $1 (only --fresh)" ;;
   esac
-  already_running && return 0
+  report_running "already running" && return 0
   if [ "$fresh" -eq 0 ] && holds_topics; then
     die "$DATA_DIR holds an earlier broker's topics: \`$0 restart\` starts it again on that data" \
       "and its ports; \`$0 start --fresh\` deletes them and starts a new one"
@@ -377,7 +353,7 @@ cmd_start() {
 cmd_restart() {
   local port sport cid
   [ "$#" -eq 0 ] || die "restart takes no options"
-  already_running && return 0
+  report_running "already running" && return 0
   if [ ! -s "$PROPS" ] || [ ! -s "$DATA_DIR/meta.properties" ]; then
     die "no earlier broker to restart in $K_RUN (its data and configuration are gone): \`$0 start\`"
   fi

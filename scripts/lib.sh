@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Helpers shared by scripts/postgres.sh and scripts/kafka.sh (sourced, not run). The sourcing
-# script sets SCRIPT_NAME, ENV_FILE and USAGE first and defines a cmd_<name> function per command
-# (start, stop, status, restart).
+# script sets SCRIPT_NAME, ENV_FILE and USAGE first, defines read_pid and pid_is_ours, and a
+# cmd_<name> function per command beside cmd_status (start, stop, restart).
 
 log() { printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -38,6 +38,25 @@ print_env() {
   if [ -s "$ENV_FILE" ]; then
     cat "$ENV_FILE"
   fi
+}
+
+# True when the server runs (by the sourcing script's read_pid and pid_is_ours): logs "$1 (pid N)"
+# and prints the env.
+report_running() {
+  local pid
+  pid="$(read_pid)"
+  if pid_is_ours "$pid" && [ -s "$ENV_FILE" ]; then
+    log "$1 (pid $pid)"
+    print_env
+    return 0
+  fi
+  return 1
+}
+
+cmd_status() {
+  report_running "running" && return 0
+  log "not running"
+  return 1
 }
 
 # Runs cmd_<command> with the remaining arguments; USAGE (set by the sourcing script) lists them.

@@ -138,18 +138,6 @@ pid_is_ours() {
 
 # --- commands -----------------------------------------------------------------
 
-cmd_status() {
-  local pid
-  pid="$(read_pid)"
-  if pid_is_ours "$pid" && [ -s "$ENV_FILE" ]; then
-    log "running (pid $pid)"
-    print_env
-    return 0
-  fi
-  log "not running"
-  return 1
-}
-
 cmd_stop() {
   local pid datadir="" children child i
   pid="$(read_pid)"
@@ -190,12 +178,7 @@ cmd_stop() {
 
 cmd_start() {
   local pid pg_bin datadir sockdir port attempt started=0 url
-  pid="$(read_pid)"
-  if pid_is_ours "$pid" && [ -s "$ENV_FILE" ]; then
-    log "already running (pid $pid)"
-    print_env
-    return 0
-  fi
+  report_running "already running" && return 0
   if [ -e "$PID_FILE" ] || [ -e "$DATADIR_FILE" ]; then
     cmd_stop                                    # stale or half-started server
   fi

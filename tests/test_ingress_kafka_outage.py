@@ -8,13 +8,11 @@ data and ports (`kafka.sh restart`), as a restarted broker comes back at the sam
 
 from __future__ import annotations
 
-import pytest
 from prometheus_client import REGISTRY
 
 from libs.common.events import sms_inbound
 from libs.common.events.base import utcnow
 from libs.common.testing.app import eventually, running
-from libs.common.testing.servers import ScriptBroker
 from services.ingress.app import service
 from services.ingress.carriers.harness import TENANT, read_payload, signed_request
 from services.ingress.intake import stable_id
@@ -23,18 +21,6 @@ from services.ingress.tests.support import Probe, add_tenant
 BEFORE = "95ddb286-0866-4960-c78a-5841e8f69bb4"  # inbound_mms.json
 RETRIED = "84cca175-9755-4859-b67f-4730d7f58aa3"  # inbound.json
 BASE = "http://parley.test"
-
-
-@pytest.fixture
-async def private_broker(profile, tmp_path):
-    if profile != "production":
-        pytest.skip("needs a Kafka broker of its own (production profile)")
-    broker = ScriptBroker(tmp_path / "run")
-    try:
-        await broker.start()
-        yield broker
-    finally:
-        await broker.stop()
 
 
 async def send(client, payload: str):
@@ -49,21 +35,22 @@ def outcomes() -> dict[str, float]:
         for outcome in ("accepted", "duplicate", "unavailable")}
 
 
-async def test_kafka_down_is_a_503_and_the_retry_once_it_is_back_is_accepted_once(settings, private_broker):
-    own = settings.model_copy(update={"kafka_bootstrap": private_broker.bootstrap})
+async def test_kafka_down_is_a_503_and_the_retry_once_it_is_back_is_accepted_once(settings, own_broker):
+    await own_broker.start()
+    own = settings.model_copy(update={"kafka_bootstrap": own_broker.bootstrap})
     async with running([service()], own) as (app, client):
         bus = app.state.ctx.bus
         await add_tenant(app.state.ctx)
         probe = await Probe.attach(app, client)
         assert (await send(client, "inbound_mms.json")).status_code == 200  # before the outage
 
-        await private_broker.stop(keep=True)
+        await own_broker.stop(keep=True)
         before = outcomes()
         down = await send(client, "inbound.json")
         assert down.status_code == 503 and down.headers["retry-after"]
         assert down.json()["code"] == "unavailable"
 
-        await private_broker.restart()
+        await own_broker.restart()
         await eventually(bus.ready, timeout=120)
         retry = await send(client, "inbound.json")
         assert retry.status_code == 200, retry.text

@@ -10,20 +10,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from libs.common.testing.profiles import PRODUCTION
-from libs.common.testing.servers import ScriptBroker, ScriptFailed, ScriptPostgres
+from libs.common.testing.servers import ScriptFailed, ScriptPostgres
 
 TOPIC = "kept"
-
-
-@pytest.fixture
-async def broker(profile, tmp_path):
-    if profile != PRODUCTION:
-        pytest.skip("starts Kafka brokers (production profile)")
-    broker = ScriptBroker(tmp_path / "run")
-    try:
-        yield broker
-    finally:
-        await broker.stop()
 
 
 async def produce(bootstrap: str, value: bytes) -> None:
@@ -55,7 +44,8 @@ async def read_all(bootstrap: str) -> list[bytes]:
         await consumer.stop()
 
 
-async def test_a_broker_comes_back_on_its_data_ports_and_cluster_and_start_wipes_only_when_fresh(broker):
+async def test_a_broker_comes_back_on_its_data_ports_and_cluster_and_start_wipes_only_when_fresh(own_broker):
+    broker = own_broker
     await broker.start()
     bootstrap, cluster = broker.bootstrap, broker.cluster_id()
     await produce(bootstrap, b"before")

@@ -15,25 +15,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import database_url, kafka_bootstrap
+from bench.common import database_url, kafka_bootstrap, keep_or_remove
 from bench.stack import REPO, migrate
 from libs.common.testing.profiles import fresh_postgres
 from libs.common.testing.servers import ScriptBroker, ScriptPostgres
-from tests.chaos.scenario import BROKER_FAULTS, KILLABLE, Plan, judge, log_excerpts, report, run
+from tests.chaos.scenario import FAULTS, Plan, judge, log_excerpts, report, run
 
-ROUND = ("router", "sender", "kafka", "segmentation", "postgres", "router", "kafka-stop", "sender")
+ROUND = ("router", "sender", "kafka", "segmentation", "postgres", "router", "kafka-stop+router", "sender")
 
 
 def parse_args(argv: list[str]) -> tuple[Plan, bool]:
     p = argparse.ArgumentParser(prog="python -m tests.chaos", description=__doc__.split("\n\n")[0])
     p.add_argument("--faults", default=",".join(ROUND),
-                   help=f"in order, comma-separated, of {', '.join((*KILLABLE, *BROKER_FAULTS, 'postgres'))}"
-                        f" (default {','.join(ROUND)})")
+                   help=f"in order, comma-separated, of {', '.join(FAULTS)} (default {','.join(ROUND)})")
     p.add_argument("--rounds", type=int, default=1, help="times the faults are played (1)")
     p.add_argument("--rate", type=float, default=5.0, help="new messages per second (5)")
     p.add_argument("--gap", type=float, default=10.0, help="steady seconds around each fault (10)")
@@ -51,7 +49,8 @@ async def chaos(plan: Plan, pg_url: str, run_dir: Path, workdir: Path):
     broker, postgres = ScriptBroker(run_dir), ScriptPostgres(run_dir)
     async with fresh_postgres(pg_url) as db_url:
         await migrate(db_url, workdir / "migrate.log")
-        return await run(plan, db_url, broker, workdir, restart_postgres=postgres.restart)
+        return await run(plan, db_url, broker, workdir, restart_postgres=postgres.restart,
+                         progress=lambda line: print(line, flush=True))
 
 
 def main(argv: list[str]) -> int:
@@ -71,14 +70,12 @@ def main(argv: list[str]) -> int:
     print(f"chaos: {len(plan.faults)} faults ({', '.join(plan.faults)}), {plan.rate:g} msg/s, "
           f"{plan.gap_s:g} s between faults …", flush=True)
     result = asyncio.run(chaos(plan, pg_url, run_dir, workdir))
+    print()
     print(report(result))
     failed = bool(judge(result).failures)
     if failed:
         print(f"\n{log_excerpts(workdir / 'logs')}")
-    if failed or keep:
-        print(f"\nservice logs kept in {workdir}", flush=True)
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    keep_or_remove(workdir, failed or keep)
     return 1 if failed else 0
 
 

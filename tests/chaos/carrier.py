@@ -45,7 +45,7 @@ class Message:
         return Counter(a.status for a in self.attempts)
 
 
-def backoff_s(tries: int, first_s: float = 0.5, cap_s: float = 4.0) -> float:
+def backoff_s(tries: int, first_s: float = 0.5, cap_s: float = 8.0) -> float:
     """The pause after the `tries`-th failed try."""
     return min(cap_s, first_s * 2 ** (tries - 1))
 

@@ -6,12 +6,15 @@ distinct phones, and faults injected one after another with steady traffic betwe
   `service_down_s`, and is started again on its port;
 - `kafka`: the broker is killed with SIGKILL, `kafka-stop`: stopped cleanly (SIGTERM); either way
   it stays down `broker_down_s` and comes back with `scripts/kafka.sh restart` (same data, ports
-  and cluster id), the address every service was started with;
+  and cluster id), the address every service was started with. `kafka+sender` (any killable
+  service after the `+`): that service is also killed and started again while the broker is down;
 - `postgres`: the database server is restarted (`scripts/postgres.sh restart`), when the run owns it.
 
-After each fault the run waits until every service answers /readyz 200 again. When the last gap
-is over the carrier sends no new message; its retries go on until each message is accepted or
-given up, then every accepted message must have exactly one reply (`bench/replies.py`).
+After each fault the run waits until every service answers /readyz 200 again. A service that
+exits other than by a kill is recorded and started again a second later, as its orchestrator
+would. When the last gap is over the carrier sends no new message; its retries go on until each
+message is accepted or given up, then every accepted message must have exactly one reply
+(`bench/replies.py`).
 
 `judge` says what went wrong, `figures` what was measured; both are pure, over a `Run`. Used by
 tests/chaos/test_chaos.py (a short plan, part of `make test`) and `python -m tests.chaos`
@@ -39,6 +42,8 @@ from tests.chaos.carrier import Carrier, Message
 
 KILLABLE = ("router", "sender", "segmentation")
 BROKER_FAULTS = ("kafka", "kafka-stop")
+FAULTS = (*KILLABLE, *BROKER_FAULTS, *(f"{b}+{s}" for b in BROKER_FAULTS for s in KILLABLE), "postgres")
+REVIVE_AFTER_S = 1.0  # a service that exited on its own is started again after this pause
 READY_AGAIN_S = 180.0  # a bound on waiting for the stack after a fault, not a measurement
 
 
@@ -54,7 +59,7 @@ class Plan:
     limit: int = 5000  # most messages the carrier sends
 
     def __post_init__(self) -> None:
-        unknown = set(self.faults) - {*KILLABLE, *BROKER_FAULTS, "postgres"}
+        unknown = set(self.faults) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}")
 
@@ -217,62 +222,85 @@ def _is_problem(line: str) -> bool:
 # --- the run ------------------------------------------------------------------------------------
 
 class ExitWatch:
-    """Notices any running service that exits (the stack's own kills take it out of `procs` first)."""
+    """Notices any running service that exits (the stack's own kills take it out of `procs` first),
+    records it and starts it again after REVIVE_AFTER_S."""
 
     def __init__(self, stack: Stack, origin: float) -> None:
         self.stack, self.origin = stack, origin
         self.exits: list[str] = []
         self._seen: set[int] = set()
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
 
     async def _watch(self) -> None:
         while True:
             self.look()
             await asyncio.sleep(0.2)
 
-    def look(self) -> None:
-        for name, proc in self.stack.procs.items():
+    def look(self, revive: bool = True) -> None:
+        for name, proc in list(self.stack.procs.items()):
             if proc.returncode is not None and proc.pid not in self._seen:
                 self._seen.add(proc.pid)
                 self.exits.append(f"{name} (pid {proc.pid}) exited with status {proc.returncode} "
                                   f"at +{time.time() - self.origin:.1f} s")
+                if revive:
+                    self._tasks.append(asyncio.create_task(self._revive(name, proc)))
+
+    async def _revive(self, name: str, proc: asyncio.subprocess.Process) -> None:
+        await asyncio.sleep(REVIVE_AFTER_S)
+        if self.stack.procs.get(name) is proc:
+            await self.stack.spawn(name)
 
     def __enter__(self) -> ExitWatch:
-        self._task = asyncio.create_task(self._watch())
+        self._tasks.append(asyncio.create_task(self._watch()))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._task
-        self._task.cancel()
-        self.look()
+        for task in self._tasks:
+            task.cancel()
+        self.look(revive=False)
 
 
 async def _all_ready(stack: Stack) -> None:
-    await asyncio.gather(*(stack.wait_ready(name, READY_AGAIN_S) for name in stack.procs))
+    """Every service answers /readyz 200, whichever process serves it (exits are ExitWatch's)."""
+    await asyncio.gather(*(_ready(stack, name) for name in SERVICES))
+
+
+async def _ready(stack: Stack, name: str) -> None:
+    await stack.wait_ready(name, READY_AGAIN_S, check=lambda: None)
+
+
+def describe(name: str) -> str:
+    base, _, also = name.partition("+")
+    what = {"kafka": "kill -9 kafka", "kafka-stop": "stop kafka", "postgres": "restart postgres"}.get(
+        base, f"kill -9 {base}")
+    return f"{what}, kill -9 {also} and start it meanwhile" if also else what
 
 
 async def inject(name: str, plan: Plan, stack: Stack, broker: ScriptBroker,
                  restart_postgres: Callable[[], Awaitable[None]] | None) -> Fault:
-    fault = Fault(f"kill -9 {name}" if name in (*KILLABLE, "kafka") else
-                  "stop kafka" if name == "kafka-stop" else "restart postgres", time.time())
+    fault = Fault(describe(name), time.time())
+    base, _, also = name.partition("+")
     try:
-        started = time.monotonic()
-        if name in KILLABLE:
-            await stack.kill(name)
+        if base in KILLABLE:
+            await stack.kill(base)
             await asyncio.sleep(plan.service_down_s)
             started = time.monotonic()
-            await stack.spawn(name)
-            await stack.wait_ready(name, READY_AGAIN_S)
-        elif name in BROKER_FAULTS:
-            await (broker.kill() if name == "kafka" else broker.stop(keep=True))
+            await stack.spawn(base)
+            await _ready(stack, base)
+        elif base in BROKER_FAULTS:
+            await (broker.kill() if base == "kafka" else broker.stop(keep=True))
+            if also:  # a service (re)started while the broker is away
+                await stack.kill(also)
+                await stack.spawn(also)
             await asyncio.sleep(plan.broker_down_s)
             started = time.monotonic()
             await broker.restart()
         else:
             if restart_postgres is None:
                 raise RuntimeError("this run does not own its PostgreSQL server")
+            started = time.monotonic()
             await restart_postgres()
-        fault.restarted = name.removesuffix("-stop")
+        fault.restarted = base.removesuffix("-stop")
         fault.ready_s = time.monotonic() - started
         await _all_ready(stack)
         fault.recovered_at = time.time()
@@ -282,8 +310,10 @@ async def inject(name: str, plan: Plan, stack: Stack, broker: ScriptBroker,
 
 
 async def run(plan: Plan, db_url: str, broker: ScriptBroker, workdir: Path,
-              restart_postgres: Callable[[], Awaitable[None]] | None = None) -> Run:
-    """The plan against a stack on `db_url` (migrated) and `broker`; the stack is stopped after."""
+              restart_postgres: Callable[[], Awaitable[None]] | None = None,
+              progress: Callable[[str], None] = lambda line: None) -> Run:
+    """The plan against a stack on `db_url` (migrated) and `broker`; the stack is stopped after.
+    `progress` hears of each fault as it is injected and recovered from."""
     import asyncpg
 
     stack = Stack(workdir / "logs", db_url, broker.bootstrap, f"chaos{uuid.uuid4().hex[:8]}.", None)
@@ -304,7 +334,11 @@ async def run(plan: Plan, db_url: str, broker: ScriptBroker, workdir: Path,
             stream = asyncio.create_task(carrier.stream(plan.rate, done, plan.limit, "chaos"))
             await asyncio.sleep(plan.lead_s)
             for name in plan.faults:
-                result.faults.append(await inject(name, plan, stack, broker, restart_postgres))
+                progress(f"  +{time.time() - watch.origin:,.0f} s: {describe(name)} …")
+                fault = await inject(name, plan, stack, broker, restart_postgres)
+                result.faults.append(fault)
+                progress(f"  +{time.time() - watch.origin:,.0f} s: " + (
+                    f"not recovered: {fault.error}" if fault.error else "every service ready again"))
                 await asyncio.sleep(plan.gap_s)
             done.set()
             result.messages = await stream

@@ -88,4 +88,4 @@ async def test_the_stream_sends_distinct_ids_and_phones_until_told_to_stop():
 
 
 def test_the_pause_doubles_up_to_a_cap():
-    assert [backoff_s(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert [backoff_s(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]

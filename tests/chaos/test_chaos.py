@@ -2,9 +2,10 @@
 Kafka broker of the test's own and a database of its own, a carrier posting HELPs that retries the
 same message id on a 5xx, a timeout or a connection error; the router and then the sender killed
 with SIGKILL mid-stream and started again, then the broker killed and brought back with
-`scripts/kafka.sh restart`. Every message must end accepted with exactly one reply; no service
-may exit but those killed; the carrier must only ever be told 2xx or 503 (never a timeout, a
-refused connection or another status), the broker's outage included.
+`scripts/kafka.sh restart`, the sender killed and started again while the broker is away. Every
+message must end accepted with exactly one reply; no service may exit but those killed; the
+carrier must only ever be told 2xx or 503 (never a timeout, a refused connection or another
+status), the broker's outage included.
 
 `make chaos` runs a longer plan and prints the figures (tests/chaos/__main__.py).
 """
@@ -13,25 +14,11 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from bench.stack import migrate
-from libs.common.testing.profiles import PRODUCTION, fresh_postgres, production_env
-from libs.common.testing.servers import ScriptBroker
+from libs.common.testing.profiles import fresh_postgres, production_env
 from tests.chaos.scenario import Plan, judge, log_excerpts, report, run
 
-PLAN = Plan(faults=("router", "sender", "kafka"), lead_s=3.0, gap_s=3.0)
-
-
-@pytest.fixture
-async def own_broker(profile, tmp_path):
-    if profile != PRODUCTION:
-        pytest.skip("kills service processes and a Kafka broker of its own (production profile)")
-    broker = ScriptBroker(tmp_path / "run")
-    try:
-        yield broker
-    finally:
-        await broker.stop()
+PLAN = Plan(faults=("router", "sender", "kafka+sender"), lead_s=3.0, gap_s=3.0)
 
 
 async def test_every_accepted_message_gets_one_reply_through_kills_and_a_broker_restart(own_broker, tmp_path):

@@ -1,14 +1,29 @@
 """What the chaos run counts as a failure and how it measures: each rule of `judge` catches its
-own kind of defect, and reply latency leaves out what overlaps a fault window."""
+own kind of defect, reply latency leaves out what overlaps a fault window, and a service that
+exits on its own is recorded and started again."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+import sys
 
 import pytest
 
+from libs.common.testing.app import eventually
+from tests.chaos import scenario
 from tests.chaos.carrier import Attempt, Message
-from tests.chaos.scenario import Fault, Plan, Run, figures, judge, reply_latencies, report
+from tests.chaos.scenario import (
+    ExitWatch,
+    Fault,
+    Plan,
+    Run,
+    describe,
+    figures,
+    judge,
+    reply_latencies,
+    report,
+)
 
 
 def msg(mid: str, *statuses: str, at: float = 100.0) -> Message:
@@ -84,3 +99,47 @@ def test_the_figures_count_answers_by_kind():
 def test_a_plan_names_only_faults_it_knows():
     with pytest.raises(ValueError, match="ingress"):
         Plan(faults=("router", "ingress"))
+
+
+class FakeStack:
+    """The part of bench.stack.Stack ExitWatch uses, over real short-lived processes."""
+
+    def __init__(self) -> None:
+        self.procs: dict[str, asyncio.subprocess.Process] = {}
+        self.spawned: list[str] = []
+
+    async def spawn(self, name: str, code: int = 0, linger_s: float = 30.0) -> None:
+        self.spawned.append(name)
+        self.procs[name] = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", f"import sys, time; time.sleep({linger_s}); sys.exit({code})")
+
+    async def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+
+
+async def test_a_service_that_exits_on_its_own_is_recorded_and_started_again(monkeypatch):
+    monkeypatch.setattr(scenario, "REVIVE_AFTER_S", 0.0)
+    stack = FakeStack()
+    await stack.spawn("router", code=3, linger_s=0.0)
+    await stack.spawn("sender")
+    crashed = stack.procs["router"]
+    try:
+        with ExitWatch(stack, origin=0.0) as watch:
+            async def revived() -> bool:
+                return stack.procs["router"] is not crashed
+
+            await eventually(revived)
+        assert len(watch.exits) == 1 and watch.exits[0].startswith(f"router (pid {crashed.pid}) exited "
+                                                                   "with status 3")
+        assert stack.spawned == ["router", "sender", "router"]
+    finally:
+        await stack.stop()
+
+
+def test_a_broker_fault_may_restart_a_service_while_the_broker_is_away():
+    assert describe("kafka+sender") == "kill -9 kafka, kill -9 sender and start it meanwhile"
+    assert describe("kafka-stop") == "stop kafka"
+    assert Plan(faults=("kafka-stop+router", "postgres")).faults == ("kafka-stop+router", "postgres")

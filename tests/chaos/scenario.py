@@ -212,10 +212,12 @@ def log_excerpts(logs: Path, lines: int = 12) -> str:
 
 
 def _is_problem(line: str) -> bool:
+    """A JSON line at warning level or above; of the plain ones (tracebacks, aiokafka's and
+    uvicorn's own lines) those that name an error or a failure."""
     try:
         level = json.loads(line).get("level", "")
     except (ValueError, AttributeError):
-        return "Error" in line or "Traceback" in line
+        return any(word in line for word in ("Error", "Traceback", "failed", "Exiting"))
     return level in ("warning", "error", "critical")
 
 

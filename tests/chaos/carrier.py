@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from bench.loadgen import KEEP_ALIVE_S
+
 TIMEOUT_S = 10.0  # how long the carrier waits for an answer before it counts the try as failed
 
 
 @dataclass(frozen=True)
 class Attempt:
     sent_at: float  # wall clock
-    status: str  # the HTTP status, "timeout" or "error" (refused, reset)
+    status: str  # the HTTP status, "timeout", or "error <kind>" (refused, reset, closed)
     answered_at: float | None = None
 
     @property
@@ -28,7 +30,7 @@ class Attempt:
 
     @property
     def retried(self) -> bool:
-        return self.status in ("timeout", "error") or self.status.startswith("5")
+        return self.status == "timeout" or self.status.startswith(("error", "5"))
 
 
 @dataclass
@@ -69,8 +71,8 @@ class Carrier:
                                                       "body": self.body, "id": message.mid})
         except httpx.TimeoutException:
             return Attempt(sent_at, "timeout")
-        except httpx.TransportError:
-            return Attempt(sent_at, "error")
+        except httpx.TransportError as exc:
+            return Attempt(sent_at, f"error {type(exc).__name__}")
         return Attempt(sent_at, str(resp.status_code), time.time())
 
     async def deliver(self, client: httpx.AsyncClient, message: Message) -> Message:
@@ -88,7 +90,10 @@ class Carrier:
         tasks: list[asyncio.Task] = []
         # No bound on waiting for a pooled connection: only the service's answer is timed.
         timeout = httpx.Timeout(self.timeout_s, pool=None)
-        async with httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=512)) as client:
+        # An idle connection is dropped before the server would close it, so no request is
+        # written onto a connection the server is closing (a refusal that is the client's own).
+        limits = httpx.Limits(max_connections=512, keepalive_expiry=KEEP_ALIVE_S)
+        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
             origin = time.monotonic()
             for k in range(limit):
                 with contextlib.suppress(TimeoutError):

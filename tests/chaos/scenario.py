@@ -167,9 +167,9 @@ def figures(run: Run) -> dict[str, object]:
         "503s": statuses.get("503", 0),
         "messages that saw a 503": sum(1 for m in run.messages if "503" in m.statuses()),
         "timeouts": statuses.get("timeout", 0),
-        "connection errors": statuses.get("error", 0),
-        "other non-2xx": sum(n for s, n in statuses.items()
-                             if s not in ("503", "timeout", "error") and not s.startswith("2")),
+        "connection errors": sum(n for s, n in statuses.items() if s.startswith("error")),
+        "other non-2xx": sum(n for s, n in statuses.items() if s[0].isdigit()
+                             and s != "503" and not s.startswith("2")),
         "unexpected exits": len(run.exits),
         "reply p50 ms (outside faults)": percentile(latencies, 50) * 1000,
         "reply p99 ms (outside faults)": percentile(latencies, 99) * 1000,

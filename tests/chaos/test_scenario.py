@@ -56,7 +56,7 @@ def add(run: Run, message: Message, replied: bool = True) -> None:
      {"messages never accepted", "answers other than 2xx or 503"}),
     (lambda r: add(r, msg("c", "timeout", "200")), {"answers other than 2xx or 503"}),
     (lambda r: add(r, msg("c", "500", "200")), {"answers other than 2xx or 503"}),
-    (lambda r: add(r, msg("c", "error", "200")), {"answers other than 2xx or 503"}),
+    (lambda r: add(r, msg("c", "error ConnectError", "200")), {"answers other than 2xx or 503"}),
     (lambda r: r.exits.append("sender (pid 7) exited with status 3 at +40.0 s"),
      {"services that exited other than by a kill"}),
     (lambda r: r.faults.append(Fault("kill -9 kafka", 70.0, error="ingress not ready after 180 s")),
@@ -88,7 +88,7 @@ def test_a_fault_never_recovered_from_stays_open_to_the_end():
 
 def test_the_figures_count_answers_by_kind():
     run = clean_run()
-    run.messages.append(msg("c", "timeout", "error", "500", "200"))
+    run.messages.append(msg("c", "timeout", "error ReadError", "500", "200"))
     run.replies["c"] = [110.0]
     got = figures(run)
     assert (got["messages"], got["accepted"], got["lost"], got["duplicated"]) == (3, 3, 0, 0)

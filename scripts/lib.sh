@@ -23,15 +23,33 @@ for s in socks:
 PY
 }
 
-# kill -0 also succeeds for a zombie, which counts as gone here.
+# Field $2 of /proc/$1/stat counted after the command name (1 the state, 7 the flags).
+stat_field() {
+  sed -e 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f"$2"
+}
+
+# True when process $1 has let go of all it held (ports, files): not there, or a zombie that is
+# its own last thread. A killed JVM's main thread turns zombie while its other threads, which hold
+# its sockets, still exit.
+gone() {
+  local pid="$1"
+  kill -0 "$pid" 2>/dev/null || return 0
+  [ -r "/proc/$pid/stat" ] || return 1
+  [ "$(stat_field "$pid" 1)" = "Z" ] || return 1
+  [ "$(find "/proc/$pid/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)" -le 1 ]
+}
+
+# True when process $1 has begun to exit (PF_EXITING, 0x4 in its flags), killed or not, whether
+# or not it has let go of its ports yet.
+exiting() {
+  local flags
+  flags="$(stat_field "$1" 7)"
+  [ -n "$flags" ] && (((flags & 4) != 0))
+}
+
+# Running: there, and not on its way out.
 alive() {
-  local pid="$1" state=""
-  kill -0 "$pid" 2>/dev/null || return 1
-  if [ -r "/proc/$pid/stat" ]; then
-    state="$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)"
-    [ "$state" != "Z" ] || return 1
-  fi
-  return 0
+  ! gone "$1" && ! exiting "$1"
 }
 
 print_env() {

@@ -147,10 +147,10 @@ cmd_stop() {
     children="$(ps -o pid= --ppid "$pid" 2>/dev/null | tr -s ' \n' ' ' || true)"
     kill -INT "$pid" 2>/dev/null || true       # fast shutdown
     for ((i = 0; i < 150; i++)); do
-      alive "$pid" || break
+      gone "$pid" && break
       sleep 0.2
     done
-    if alive "$pid"; then
+    if ! gone "$pid"; then
       log "pid $pid still alive after 30s, sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
       for child in $children; do

@@ -62,6 +62,13 @@ async def test_a_broker_comes_back_on_its_data_ports_and_cluster_and_start_wipes
     await broker.restart()
     assert (broker.bootstrap, broker.cluster_id()) == (bootstrap, cluster)
     assert await read_all(bootstrap) == [b"before", b"after a stop"]
+    await produce(bootstrap, b"after a kill")
+
+    # At once after kill -9, while the old broker's threads still hold its ports.
+    await broker.kill(wait=False)
+    await broker.restart()
+    assert (broker.bootstrap, broker.cluster_id()) == (bootstrap, cluster)
+    assert await read_all(bootstrap) == [b"before", b"after a stop", b"after a kill"]
 
     await broker.kill()
     await broker.start(fresh=True)

@@ -73,12 +73,15 @@ class ScriptBroker(ServerScript):
         """SIGTERM by pid (a clean shutdown); without `keep` its data is deleted too."""
         await self.script("stop", *(["--keep"] if keep else []), timeout_s=120)
 
-    async def kill(self) -> None:
-        """SIGKILL by pid, as a crashed node: no shutdown, the data as it was on disk."""
+    async def kill(self, wait: bool = True) -> None:
+        """SIGKILL by pid, as a crashed node: no shutdown, the data as it was on disk. With `wait`,
+        returns once the process is gone, its ports free."""
         pid = self.pid()
         if pid is None:
             raise RuntimeError(f"no broker pid in {self.run_dir}")
         os.kill(pid, signal.SIGKILL)
+        if not wait:
+            return
 
         async def gone() -> bool:
             return not _alive(pid)
@@ -101,9 +104,11 @@ class ScriptBroker(ServerScript):
 
 
 def _alive(pid: int) -> bool:
-    """Running, and not a zombie (the broker kafka.sh started is not our child to reap)."""
+    """Running, and not a zombie (the broker kafka.sh started is not our child to reap). A killed
+    JVM's main thread turns zombie while its other threads, which hold its sockets, still exit."""
     try:
         state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        threads = len(os.listdir(f"/proc/{pid}/task"))
     except (OSError, IndexError):
         return False
-    return state != b"Z"
+    return state != b"Z" or threads > 1

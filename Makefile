@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt deploy/constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test bench lint format up down clean
+.PHONY: install run test bench chaos lint format up down clean
 
 install: $(STAMP)
 
@@ -23,6 +23,11 @@ test: install
 
 bench: install
 	scripts/with-servers.sh $(BIN)/python -m bench
+
+# Services killed, the broker and the database restarted under steady traffic; prints the figures.
+# CHAOS_ARGS go to `python -m tests.chaos` (e.g. --rounds 2 --rate 10).
+chaos: install
+	scripts/with-servers.sh $(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -28,6 +28,22 @@ async def suite(settings):
         yield app, client
 
 
+@pytest.fixture
+async def own_broker(profile, tmp_path):
+    """A Kafka broker of the test's own (scripts/kafka.sh in a run directory under tmp_path, not
+    started yet), to stop, kill and restart without touching the shared test broker. Production
+    profile only; stopped and deleted afterwards."""
+    from libs.common.testing.servers import ScriptBroker
+
+    if profile != "production":
+        pytest.skip("starts a Kafka broker of its own (production profile)")
+    broker = ScriptBroker(tmp_path / "run")
+    try:
+        yield broker
+    finally:
+        await broker.stop()
+
+
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SKIP = {"common", "loadgen", "stack", "__main__"}  # helpers, not benchmarks
+SKIP = {"common", "loadgen", "replies", "stack", "__main__"}  # helpers, not benchmarks
 
 
 def main() -> int:

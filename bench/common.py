@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import statistics
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +36,14 @@ def kafka_bootstrap() -> str | None:
 
 def database_url() -> str | None:
     return os.environ.get("PARLEY_TEST_DATABASE_URL")
+
+
+def keep_or_remove(workdir: Path, keep: bool) -> None:
+    """A run's working directory (service logs): kept and named when asked or the run failed."""
+    if keep:
+        print(f"\nservice logs kept in {workdir}", flush=True)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
@@ -94,5 +103,5 @@ def tree_cpu_seconds(roots: Mapping[str, int | None]) -> dict[str, float | None]
     return out
 
 
-__all__ = ["database_url", "kafka_bootstrap", "ms", "percentile", "read_response", "report",
+__all__ = ["database_url", "kafka_bootstrap", "keep_or_remove", "ms", "percentile", "read_response", "report",
            "statistics", "tree_cpu_seconds"]

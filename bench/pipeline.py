@@ -42,7 +42,6 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -52,8 +51,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import database_url, kafka_bootstrap, percentile, tree_cpu_seconds
+from bench.common import database_url, kafka_bootstrap, keep_or_remove, percentile, tree_cpu_seconds
 from bench.loadgen import message_id, schedule
+from bench.replies import drain, exactly_once, fetch_replies
 from bench.stack import (
     NUMBER,
     REPO,
@@ -67,6 +67,7 @@ from bench.stack import (
     delete_topics,
     migrated_template,
     pg_args,
+    prime,
     server_pids,
     with_database,
 )
@@ -74,7 +75,6 @@ from bench.stack import (
 RATES = (100, 250, 500, 1000, 2000)
 REPLY_PATH = ("router.sms.inbound", "sender.sms.outbound")  # the groups a reply waits on
 SETTLED = frozenset({"sent", "failed", "suppressed"})  # outbound_message states the sender is done with
-PRIMES = 3  # HELPs sent and answered before the clock starts: every consumer group has joined
 E2E_LIMIT_S = 1.0  # the ramp stops at the first step whose webhook → carrier p99 exceeds this
 
 
@@ -103,36 +103,6 @@ def read_results(path: Path) -> list[Request]:
         out.append(Request(mid, int(step), float(due), float(late),
                            float(latency) if latency else None, status))
     return out
-
-
-def replies_by_message(rows: Iterable[tuple[str | None, float]]) -> dict[str, list[float]]:
-    """in_reply_to → the times each of its replies reached the carrier, earliest first."""
-    out: dict[str, list[float]] = {}
-    for in_reply_to, sent_at in rows:
-        if in_reply_to is not None:
-            out.setdefault(in_reply_to, []).append(sent_at)
-    for times in out.values():
-        times.sort()
-    return out
-
-
-@dataclass(frozen=True)
-class Once:
-    missing: list[str]  # answered 2xx, no reply
-    duplicated: list[str]  # more than one reply
-    refused_replied: list[str]  # answered non-2xx, yet replied: a carrier's retry would get a second
-    late_accepted: list[str]  # timed out here, yet replied: the service finished it after we gave up
-
-
-def exactly_once(accepted: Iterable[str], refused: Iterable[str],
-                 replies: Mapping[str, list[float]]) -> Once:
-    """Every message answered 2xx has exactly one reply; none answered otherwise has one."""
-    accepted, refused = set(accepted), set(refused)
-    stray = [m for m in replies if m not in accepted]
-    return Once(missing=sorted(m for m in accepted if not replies.get(m)),
-                duplicated=sorted(m for m, times in replies.items() if len(times) > 1),
-                refused_replied=sorted(m for m in stray if m in refused),
-                late_accepted=sorted(m for m in stray if m not in refused))
 
 
 def drained(lag: Mapping[str, int], outbound: Mapping[str, int]) -> bool:
@@ -251,35 +221,6 @@ class Row:
         return bool(self.error or self.lost or self.duplicated or self.refused_replied)
 
 
-async def _replies(conn, since: float = 0.0) -> dict[str, list[float]]:
-    from datetime import UTC, datetime
-
-    rows = await conn.fetch(
-        "SELECT o.in_reply_to, s.sent_at FROM simulated_message s JOIN outbound_message o ON o.id = s.id "
-        "WHERE s.tenant_id = $1 AND s.sent_at >= $2", TENANT, datetime.fromtimestamp(since, UTC))
-    return replies_by_message((r["in_reply_to"], r["sent_at"].timestamp()) for r in rows)
-
-
-async def _prime(stack: Stack, conn) -> list[str]:
-    """A few HELPs answered end to end before any figure: the consumer groups have joined."""
-    import httpx
-
-    ids = [f"prime-{k}" for k in range(PRIMES)]
-    async with httpx.AsyncClient(timeout=30) as client:
-        for k, mid in enumerate(ids):
-            resp = await client.post(f"{stack.url('ingress')}/webhooks/simulator/{TENANT}/inbound",
-                                     json={"from": f"+1415666{k:04d}", "to": NUMBER, "body": "HELP",
-                                           "id": mid})
-            resp.raise_for_status()
-    deadline = time.monotonic() + 180
-    while len(set(ids) & set(await _replies(conn))) < len(ids):
-        stack.check()
-        if time.monotonic() > deadline:
-            raise RuntimeError("the first HELPs got no reply within 180 s")
-        await asyncio.sleep(0.3)
-    return ids
-
-
 class LoadGenerator:
     """bench/loadgen.py in its own process; its JSON lines arrive on `lines`."""
 
@@ -361,7 +302,7 @@ async def _watch_ramp(gen: LoadGenerator, conn, steps: list[tuple[float, float]]
             return
         requests = [Request(message_id(tag, s, k), s, origin + off, 0.0, None, "200")
                     for s, k, off in plan if s == i]
-        replies = await _replies(conn, origin + step_start)
+        replies = await fetch_replies(conn, TENANT, origin + step_start)
         status = gen.steps.get(i, {}).get("statuses", {})
         now = time.time()
         answered, unanswered = e2e(requests, replies, now)
@@ -390,7 +331,7 @@ async def run_once(label: str, steps: list[tuple[float, float]], opts: Options, 
         await stack.start()
         conn = await asyncpg.connect(**pg_args(db_url))
         await create_tenant(stack)
-        primes = await _prime(stack, conn)
+        primes = await prime(stack, conn)
         async with Kafka(bootstrap, prefix) as kafka:
             tag = "r"
             gen = LoadGenerator(dict(port=stack.ports["ingress"], to=NUMBER,
@@ -422,7 +363,7 @@ async def run_once(label: str, steps: list[tuple[float, float]], opts: Options, 
                     await monitor
             requests = read_results(run_dir / "requests.tsv")
             accepted = [r.mid for r in requests if r.ok] + primes
-            replies = await _drain(conn, stack, accepted, opts.drain)
+            replies = await drain(conn, TENANT, accepted, opts.drain, stack.check)
             drained_at = time.time()
             cpu_after = tree_cpu_seconds(roots)
             row.lag_after = await kafka.lag()
@@ -450,21 +391,6 @@ async def run_once(label: str, steps: list[tuple[float, float]], opts: Options, 
         with contextlib.suppress(Exception):
             await admin_sql(pg_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
     return row
-
-
-async def _drain(conn, stack: Stack, accepted: list[str], bound_s: float) -> dict[str, list[float]]:
-    """Wait (at most `bound_s`) until every accepted message has a reply; then a moment more, so a
-    duplicate sent right after shows too."""
-    want = set(accepted)
-    deadline = time.monotonic() + bound_s
-    while time.monotonic() < deadline:
-        stack.check()
-        count = await conn.fetchval("SELECT count(*) FROM simulated_message WHERE tenant_id = $1", TENANT)
-        if count >= len(want) and not exactly_once(want, (), await _replies(conn)).missing:
-            await asyncio.sleep(1.0)
-            break
-        await asyncio.sleep(0.5)
-    return await _replies(conn)
 
 
 def _figures(row: Row, requests: list[Request], accepted: list[str], replies: dict[str, list[float]],
@@ -652,10 +578,7 @@ def main(argv: list[str]) -> int:
     rows = asyncio.run(run_all(opts, pg_url, bootstrap, workdir))
     print_report(rows, opts)
     failed = any(r.failed for r in rows)
-    if failed or opts.keep:
-        print(f"\nservice logs kept in {workdir}", flush=True)
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    keep_or_remove(workdir, failed or opts.keep)
     return 1 if failed else 0
 
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.replies import fetch_replies
 from libs.common.testing.http import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,23 +111,29 @@ async def admin_sql(url: str, sql: str) -> None:
         await conn.close()
 
 
-async def migrated_template(url: str, log: Path) -> str:
-    """A database migrated once (`parley migrate`, as the deploy job does); each run copies it."""
-    name = "bench_tpl_" + uuid.uuid4().hex[:8]
-    await admin_sql(url, f'CREATE DATABASE "{name}"')
+async def migrate(url: str, log: Path) -> None:
+    """`parley migrate` on the database at `url`, as the deploy job runs it (the services do not)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    env["PARLEY_DATABASE_URL"] = with_database(url, name)
+    env["PARLEY_DATABASE_URL"] = url
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "services", "migrate",
                                                     env=env, cwd=REPO, stdout=out, stderr=out)
         if await asyncio.wait_for(proc.wait(), 300) != 0:
             raise RuntimeError(f"migrations failed: see {log}")
+
+
+async def migrated_template(url: str, log: Path) -> str:
+    """A database migrated once; each run copies it."""
+    name = "bench_tpl_" + uuid.uuid4().hex[:8]
+    await admin_sql(url, f'CREATE DATABASE "{name}"')
+    await migrate(with_database(url, name), log)
     return name
 
 
 @dataclass
 class Stack:
-    """The four services, each its own process (tree), logging to files under `logs`."""
+    """The four services, each its own process (tree), logging to files under `logs`. A service
+    may be killed (SIGKILL, as a node dies) and started again on its port."""
 
     logs: Path
     db_url: str
@@ -134,39 +142,68 @@ class Stack:
     workers: int | None
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    killed: list[tuple[str, int | None]] = field(default_factory=list)  # (service, status), on purpose
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
-    async def start(self, timeout_s: float = 180) -> None:
-        import httpx
+    def log_path(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
 
+    async def start(self, timeout_s: float = 180) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.ports = {name: free_port() for name in SERVICES}
         for name in SERVICES:
-            env = service_env(self.db_url, self.bootstrap, self.prefix, self.ports[name],
-                              self.url("ingress"), self.logs / f"{name}-data", self.workers)
-            with (self.logs / f"{name}.log").open("wb") as log:
-                # Own session: a fallback SIGKILL reaches the service's worker processes too.
-                self.procs[name] = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", f"services.{name}", env=env, cwd=REPO, stdout=log,
-                    stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+            await self.spawn(name)
         deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient(timeout=2) as client:
-            for name in SERVICES:
-                while True:
-                    self.check()
-                    with contextlib.suppress(httpx.HTTPError):
-                        if (await client.get(self.url(name) + "/readyz")).status_code == 200:
-                            break
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{name} not ready after {timeout_s:.0f} s")
-                    await asyncio.sleep(0.3)
+        for name in SERVICES:
+            await self.wait_ready(name, max(0.0, deadline - time.monotonic()), check=self.check)
 
-    def check(self) -> None:
+    async def spawn(self, name: str) -> None:
+        """Start one service on its port; its output is appended to its log."""
+        env = service_env(self.db_url, self.bootstrap, self.prefix, self.ports[name],
+                          self.url("ingress"), self.logs / f"{name}-data", self.workers)
+        with self.log_path(name).open("ab") as log:
+            # Own session: a fallback SIGKILL reaches the service's worker processes too.
+            self.procs[name] = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", f"services.{name}", env=env, cwd=REPO, stdout=log,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+
+    async def ready(self, name: str, client) -> bool:
+        import httpx
+
+        try:
+            return (await client.get(self.url(name) + "/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def wait_ready(self, name: str, timeout_s: float = 180,
+                         check: Callable[[], None] | None = None) -> float:
+        """Seconds until `name` answers /readyz 200; raises if it exits first (or, with `check`,
+        whatever `check` raises) or is not ready within `timeout_s`."""
+        import httpx
+
+        started = time.monotonic()
+        async with httpx.AsyncClient(timeout=2) as client:
+            while not await self.ready(name, client):
+                (check or functools.partial(self.check, name))()
+                if time.monotonic() - started > timeout_s:
+                    raise RuntimeError(f"{name} not ready after {timeout_s:.0f} s")
+                await asyncio.sleep(0.2)
+        return time.monotonic() - started
+
+    def check(self, *names: str) -> None:
+        """Raise if a running service (of `names`, default all) has exited."""
         for name, proc in self.procs.items():
-            if proc.returncode is not None:
+            if (not names or name in names) and proc.returncode is not None:
                 raise RuntimeError(f"{name} exited with status {proc.returncode}")
+
+    async def kill(self, name: str) -> None:
+        """SIGKILL a service and its workers (a node lost); it stays down until `spawn`."""
+        proc = self.procs.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # its own session: its group id is its pid
+        self.killed.append((name, await proc.wait()))
 
     def pids(self) -> dict[str, int | None]:
         return {name: proc.pid for name, proc in self.procs.items()}
@@ -181,7 +218,7 @@ class Stack:
                 await asyncio.wait_for(proc.wait(), max(0.1, deadline - time.monotonic()))
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)  # its own session: its group id is its pid
+                    os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
         return {name: proc.returncode for name, proc in self.procs.items()}
 
@@ -199,6 +236,29 @@ async def create_tenant(stack: Stack) -> None:
                                  headers={"Authorization": f"Bearer {key}"},
                                  json={"number": NUMBER, "carrier": "simulator", "is_default": True})
         resp.raise_for_status()
+
+
+PRIMES = 3  # HELPs sent and answered before the clock starts: every consumer group has joined
+
+
+async def prime(stack: Stack, conn) -> list[str]:
+    """A few HELPs answered end to end before any figure: the consumer groups have joined."""
+    import httpx
+
+    ids = [f"prime-{k}" for k in range(PRIMES)]
+    async with httpx.AsyncClient(timeout=30) as client:
+        for k, mid in enumerate(ids):
+            resp = await client.post(f"{stack.url('ingress')}/webhooks/simulator/{TENANT}/inbound",
+                                     json={"from": f"+1415666{k:04d}", "to": NUMBER, "body": "HELP",
+                                           "id": mid})
+            resp.raise_for_status()
+    deadline = time.monotonic() + 180
+    while len(set(ids) & set(await fetch_replies(conn, TENANT))) < len(ids):
+        stack.check()
+        if time.monotonic() > deadline:
+            raise RuntimeError("the first HELPs got no reply within 180 s")
+        await asyncio.sleep(0.3)
+    return ids
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:

@@ -2,20 +2,27 @@
 # Throwaway single-node Apache Kafka 3.9 broker (KRaft, no ZooKeeper) on
 # 127.0.0.1 for tests and local development.
 #
-#   scripts/kafka.sh start    format fresh storage, start the broker, print the env
-#   scripts/kafka.sh stop     stop the broker (by pid) and delete its data
-#   scripts/kafka.sh status   print the env and exit 0 if running, else exit 1
+#   scripts/kafka.sh start [--fresh]  format fresh storage on free ports, start the broker, print
+#                                      the env; refuses while an earlier broker's data holds topics
+#                                      (--fresh deletes them)
+#   scripts/kafka.sh restart          start the broker again on its data, ports and cluster id
+#                                      (after a crash, kill -9 included, or `stop --keep`), print the env
+#   scripts/kafka.sh stop [--keep]    stop the broker (by pid) and delete its data; --keep keeps the
+#                                      data, configuration and ports for `restart`
+#   scripts/kafka.sh status           print the env and exit 0 if running, else exit 1
 #
 # Broker jars come from Maven Central via infra/kafka/pom.xml and are cached in
 # ${PARLEY_KAFKA_LIBS:-$HOME/.cache/parley/kafka-3.9.2/libs}.
 # State lives in ${PARLEY_RUN_DIR:-<repo>/.run}:
 #   kafka/pid, kafka/server.properties, kafka/log4j.properties,
-#   kafka/data/ (log.dirs), kafka/kafka.out (stdout), kafka/server.log
+#   kafka/data/ (log.dirs, with meta.properties: the cluster id), kafka/kafka.out (stdout, appended
+#   to on restart), kafka/server.log (the previous run's is kept as server.log.1 on restart)
 #   kafka.env  PARLEY_TEST_KAFKA_BOOTSTRAP=127.0.0.1:<port>, and a SASL/PLAIN listener
 #              PARLEY_TEST_KAFKA_SASL_BOOTSTRAP=127.0.0.1:<port> with its user and password
 set -euo pipefail
 
 SCRIPT_NAME="kafka.sh"
+USAGE="{start [--fresh]|restart|stop [--keep]|status}"
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -123,33 +130,22 @@ log_tail() {
   tail -n "${1:-60}" "$OUT_FILE" >&2 2>/dev/null || true
 }
 
-cmd_status() {
-  local pid
-  pid="$(read_pid)"
-  if pid_is_ours "$pid" && [ -s "$ENV_FILE" ]; then
-    log "running (pid $pid)"
-    print_env
-    return 0
-  fi
-  log "not running"
-  return 1
-}
-
-cmd_stop() {
+# Stops the broker by its pid (SIGTERM, then SIGKILL after STOP_TIMEOUT); leaves its files.
+stop_broker() {
   local pid i
   pid="$(read_pid)"
   if pid_is_ours "$pid"; then
     log "stopping pid $pid"
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do
-      alive "$pid" || break
+      gone "$pid" && break
       sleep 0.2
     done
-    if alive "$pid"; then
+    if ! gone "$pid"; then
       log "pid $pid still alive after ${STOP_TIMEOUT}s, sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
       for ((i = 0; i < 25; i++)); do
-        alive "$pid" || break
+        gone "$pid" && break
         sleep 0.2
       done
     fi
@@ -158,9 +154,56 @@ cmd_stop() {
   else
     log "not running"
   fi
+  rm -f -- "$PID_FILE"
+}
+
+delete_state() {
   # Keep kafka.out / server.log for post-mortems; they are truncated on start.
   rm -rf -- "$DATA_DIR"
   rm -f -- "$PID_FILE" "$PROPS" "$LOG4J" "$ENV_FILE"
+}
+
+cmd_stop() {
+  case "${1:-}" in
+    "")
+      stop_broker
+      delete_state
+      ;;
+    --keep)
+      stop_broker
+      log "data, configuration and ports kept in $K_RUN; \`$0 restart\` starts it again"
+      ;;
+    *) die "stop: unknown option $1 (only --keep)" ;;
+  esac
+}
+
+# True when the data directory holds topic partitions (directories <topic>-<partition> beside the
+# KRaft metadata log): an earlier broker's data that `restart` would bring back.
+holds_topics() {
+  local dir
+  for dir in "$DATA_DIR"/*-[0-9]*; do
+    [ -d "$dir" ] || continue
+    case "${dir##*/}" in
+      __cluster_metadata-*) ;;
+      *) return 0 ;;
+    esac
+  done
+  return 1
+}
+
+# The port of listener $1 (PLAINTEXT, SASL_PLAINTEXT, CONTROLLER) in server.properties.
+listener_port() {
+  local entry entries
+  IFS=',' read -ra entries <<<"$(sed -n 's/^listeners=//p' "$PROPS")"
+  for entry in "${entries[@]}"; do
+    case "$entry" in
+      "$1://127.0.0.1:"*)
+        printf '%s\n' "${entry##*:}"
+        return 0
+        ;;
+    esac
+  done
+  return 1
 }
 
 write_config() {
@@ -220,33 +263,13 @@ log4j.logger.kafka.log.LogCleaner=WARN
 EOF
 }
 
-cmd_start() {
-  local pid port cport sport cid i started=0
-  pid="$(read_pid)"
-  if pid_is_ours "$pid" && [ -s "$ENV_FILE" ]; then
-    log "already running (pid $pid)"
-    print_env
-    return 0
-  fi
-  if [ -e "$PID_FILE" ] || [ -e "$DATA_DIR" ]; then
-    cmd_stop                                    # stale state or half-started broker
-  fi
-
-  ensure_tools
-  ensure_libs
-
-  mkdir -p "$K_RUN"
-  read -r port cport sport <<<"$(free_ports 3)"
-  write_config "$port" "$cport" "$sport"
-
-  cid="$(cluster_id)"
-  : >"$OUT_FILE"
-  log "formatting storage (cluster id $cid)"
-  "$JAVA" -Xmx256m -Dlog4j.configuration="file:$LOG4J" -cp "$LIBS/*" \
-    kafka.tools.StorageTool format -t "$cid" -c "$PROPS" >>"$OUT_FILE" 2>&1 \
-    || { log_tail 40; die "storage format failed"; }
-
-  log "starting broker on 127.0.0.1:$port (controller $cport)"
+# Starts the broker on $PROPS and waits until it serves 127.0.0.1:$1 (SASL listener $2), then
+# writes the env file. On failure runs $3 (what to clean up) and exits non-zero.
+launch() {
+  local port="$1" sport="$2" on_failure="$3" pid i started=0 from
+  # Readiness is read from what this run appends to kafka.out, not an earlier run's lines.
+  from="$(($(wc -c <"$OUT_FILE") + 1))"
+  rm -f -- "$PID_FILE"                          # a crashed broker's, which the wait below must not read
   # The inner shell records its own pid and then execs java, so the pid file
   # holds the broker's pid whether or not setsid had to fork.
   # shellcheck disable=SC2016  # expanded by the inner shell on purpose
@@ -270,7 +293,8 @@ cmd_start() {
       die "broker exited during startup"
     fi
     if port_open "$port" \
-      && grep -qE 'Kafka Server started|started \(kafka\.server\.KafkaRaftServer\)' "$OUT_FILE"; then
+      && grep -qE 'Kafka Server started|started \(kafka\.server\.KafkaRaftServer\)' \
+        < <(tail -c "+$from" "$OUT_FILE"); then
       started=1
       break
     fi
@@ -278,7 +302,7 @@ cmd_start() {
   done
   if [ "$started" -ne 1 ]; then
     log_tail
-    cmd_stop
+    "$on_failure"
     die "broker not ready within ${START_TIMEOUT}s"
   fi
 
@@ -291,6 +315,70 @@ cmd_start() {
   mv -f "$ENV_FILE.tmp" "$ENV_FILE"
   log "ready (pid $pid, port $port); env in $ENV_FILE"
   print_env
+}
+
+cmd_start() {
+  local fresh=0 port cport sport cid
+  case "${1:-}" in
+    "") ;;
+    --fresh) fresh=1 ;;
+    *) die "start: unknown option $1 (only --fresh)" ;;
+  esac
+  report_running "already running" && return 0
+  if [ "$fresh" -eq 0 ] && holds_topics; then
+    die "$DATA_DIR holds an earlier broker's topics: \`$0 restart\` starts it again on that data" \
+      "and its ports; \`$0 start --fresh\` deletes them and starts a new one"
+  fi
+  if [ -e "$PID_FILE" ] || [ -e "$DATA_DIR" ] || [ -e "$PROPS" ]; then
+    stop_broker                                 # stale state or half-started broker
+    delete_state
+  fi
+
+  ensure_tools
+  ensure_libs
+
+  mkdir -p "$K_RUN"
+  read -r port cport sport <<<"$(free_ports 3)"
+  write_config "$port" "$cport" "$sport"
+
+  cid="$(cluster_id)"
+  : >"$OUT_FILE"
+  log "formatting storage (cluster id $cid)"
+  "$JAVA" -Xmx256m -Dlog4j.configuration="file:$LOG4J" -cp "$LIBS/*" \
+    kafka.tools.StorageTool format -t "$cid" -c "$PROPS" >>"$OUT_FILE" 2>&1 \
+    || { log_tail 40; die "storage format failed"; }
+
+  log "starting broker on 127.0.0.1:$port (controller $cport)"
+  launch "$port" "$sport" cmd_stop
+}
+
+cmd_restart() {
+  local port sport cid old i
+  [ "$#" -eq 0 ] || die "restart takes no options"
+  report_running "already running" && return 0
+  if [ ! -s "$PROPS" ] || [ ! -s "$DATA_DIR/meta.properties" ]; then
+    die "no earlier broker to restart in $K_RUN (its data and configuration are gone): \`$0 start\`"
+  fi
+  port="$(listener_port PLAINTEXT)" || die "no PLAINTEXT listener in $PROPS"
+  sport="$(listener_port SASL_PLAINTEXT)" || die "no SASL_PLAINTEXT listener in $PROPS"
+  # A broker just killed holds its ports until its last thread has exited.
+  old="$(read_pid)"
+  for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do
+    if [ -z "$old" ] || gone "$old" || ! exiting "$old"; then
+      break
+    fi
+    sleep 0.2
+  done
+  if port_open "$port"; then
+    die "127.0.0.1:$port, the broker's port, is taken by another process"
+  fi
+  ensure_tools
+  ensure_libs
+  [ ! -f "$K_RUN/server.log" ] || mv -f -- "$K_RUN/server.log" "$K_RUN/server.log.1"
+  cid="$(sed -n 's/^cluster\.id=//p' "$DATA_DIR/meta.properties")"
+  log "restarting broker on 127.0.0.1:$port (cluster id $cid, data in $DATA_DIR)"
+  printf '[kafka.sh] restart at %s\n' "$(date -u +%FT%TZ)" >>"$OUT_FILE"
+  launch "$port" "$sport" stop_broker
 }
 
 dispatch "$@"

@@ -3,6 +3,8 @@
 #
 #   scripts/postgres.sh start    initdb a fresh cluster, start it, print the env
 #   scripts/postgres.sh stop     stop the server (by pid) and delete its data
+#   scripts/postgres.sh restart  stop the server if it runs (fast shutdown) and start it again on
+#                                its data and port (a maintenance restart, a failover)
 #   scripts/postgres.sh status   print the env and exit 0 if running, else exit 1
 #
 # State lives in ${PARLEY_RUN_DIR:-<repo>/.run}:
@@ -16,6 +18,7 @@
 set -euo pipefail
 
 SCRIPT_NAME="postgres.sh"
+USAGE="{start|restart|stop|status}"
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -135,18 +138,6 @@ pid_is_ours() {
 
 # --- commands -----------------------------------------------------------------
 
-cmd_status() {
-  local pid
-  pid="$(read_pid)"
-  if pid_is_ours "$pid" && [ -s "$ENV_FILE" ]; then
-    log "running (pid $pid)"
-    print_env
-    return 0
-  fi
-  log "not running"
-  return 1
-}
-
 cmd_stop() {
   local pid datadir="" children child i
   pid="$(read_pid)"
@@ -156,10 +147,10 @@ cmd_stop() {
     children="$(ps -o pid= --ppid "$pid" 2>/dev/null | tr -s ' \n' ' ' || true)"
     kill -INT "$pid" 2>/dev/null || true       # fast shutdown
     for ((i = 0; i < 150; i++)); do
-      alive "$pid" || break
+      gone "$pid" && break
       sleep 0.2
     done
-    if alive "$pid"; then
+    if ! gone "$pid"; then
       log "pid $pid still alive after 30s, sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
       for child in $children; do
@@ -186,13 +177,8 @@ cmd_stop() {
 }
 
 cmd_start() {
-  local pid pg_bin datadir sockdir port attempt started=0 i url
-  pid="$(read_pid)"
-  if pid_is_ours "$pid" && [ -s "$ENV_FILE" ]; then
-    log "already running (pid $pid)"
-    print_env
-    return 0
-  fi
+  local pid pg_bin datadir sockdir port attempt started=0 url
+  report_running "already running" && return 0
   if [ -e "$PID_FILE" ] || [ -e "$DATADIR_FILE" ]; then
     cmd_stop                                    # stale or half-started server
   fi
@@ -270,15 +256,9 @@ EOF
   done
   [ "$started" -eq 1 ] || die "could not start postgres"
 
-  pid="$(head -n 1 "$datadir/postmaster.pid" | tr -cd '0-9')"
-  printf '%s\n' "$pid" >"$PID_FILE"
-
-  for ((i = 0; i < 150; i++)); do
-    "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres && break
-    sleep 0.2
-  done
-  "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
+  await_ready "$pg_bin" "$port" "$datadir" \
     || { tail -n 40 "$LOG_FILE" >&2; cmd_stop; die "server does not accept connections"; }
+  pid="$(read_pid)"
 
   if ! "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres >/dev/null <<EOF
 CREATE ROLE $DB_USER LOGIN SUPERUSER;
@@ -293,6 +273,45 @@ EOF
   printf 'PARLEY_TEST_DATABASE_URL=%s\nPARLEY_TEST_PG_PORT=%s\n' "$url" "$port" >"$ENV_FILE.tmp"
   mv -f "$ENV_FILE.tmp" "$ENV_FILE"
   log "ready (pid $pid, port $port); env in $ENV_FILE"
+  print_env
+}
+
+# Waits until the server on port $2 accepts connections; records the postmaster pid of data dir $3.
+await_ready() {
+  local pg_bin="$1" port="$2" datadir="$3" pid i
+  pid="$(head -n 1 "$datadir/postmaster.pid" | tr -cd '0-9')"
+  printf '%s\n' "$pid" >"$PID_FILE"
+  for ((i = 0; i < 150; i++)); do
+    "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+cmd_restart() {
+  local pid pg_bin datadir port log_file
+  [ "$#" -eq 0 ] || die "restart takes no options"
+  if [ ! -s "$DATADIR_FILE" ] || [ ! -s "$ENV_FILE" ]; then
+    die "no earlier server to restart in $PG_RUN (its data is gone): \`$0 start\`"
+  fi
+  datadir="$(cat "$DATADIR_FILE")"
+  [ -f "$datadir/PG_VERSION" ] || die "no cluster in $datadir: \`$0 start\`"
+  port="$(sed -n 's/^PARLEY_TEST_PG_PORT=//p' "$ENV_FILE")"
+  pg_bin="$(find_pg_bin)" || die "PostgreSQL $PG_VERSION binaries not found"
+  pick_os_user
+  log_file="$(readlink -f "$LOG_FILE")"         # under /tmp when the checkout is private
+  pid="$(read_pid)"
+  if pid_is_ours "$pid"; then
+    log "stopping pid $pid (fast shutdown)"
+    as_pg "$pg_bin/pg_ctl" -D "$datadir" -m fast -w -t 60 stop >/dev/null \
+      || die "could not stop pid $pid"
+  fi
+  log "starting on 127.0.0.1:$port (data in $datadir)"
+  as_pg "$pg_bin/pg_ctl" -D "$datadir" -l "$log_file" -o "-p $port" -w -t 60 start >/dev/null 2>&1 \
+    || { tail -n 40 "$log_file" >&2; die "could not start postgres"; }
+  await_ready "$pg_bin" "$port" "$datadir" \
+    || { tail -n 40 "$log_file" >&2; die "server does not accept connections"; }
+  log "ready (pid $(read_pid), port $port); env in $ENV_FILE"
   print_env
 }
 

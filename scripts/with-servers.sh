@@ -9,7 +9,7 @@ if [ "${PARLEY_TEST_PROFILE:-all}" != "embedded" ]; then
   trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true; scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
   run_dir="${PARLEY_RUN_DIR:-.run}"
   scripts/postgres.sh start >/dev/null
-  scripts/kafka.sh start >/dev/null
+  scripts/kafka.sh start --fresh >/dev/null  # throwaway: an interrupted run's data goes
   set -a
   # shellcheck disable=SC1091
   . "$run_dir/postgres.env"

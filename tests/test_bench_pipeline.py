@@ -15,12 +15,11 @@ from bench.pipeline import (
     censored_percentile,
     drained,
     e2e,
-    exactly_once,
     rate_of,
-    replies_by_message,
     saturation,
     sustained,
 )
+from bench.replies import exactly_once, replies_by_message
 from bench.stack import group_lag
 
 

@@ -29,8 +29,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from libs.common.backoff import DEPENDENCY
 from libs.common import streams
+from libs.common.backoff import DEPENDENCY
 from libs.common.bus import Bus, BusUnavailable, make_bus
 from libs.common.config import Misconfigured, Settings, describe_errors
 from libs.common.db.migrate import upgrade

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt deploy/constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test bench chaos lint format up down clean
+.PHONY: install run test bench chaos screenshots lint format up down clean
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ bench: install
 # CHAOS_ARGS go to `python -m tests.chaos` (e.g. --rounds 2 --rate 10).
 chaos: install
 	scripts/with-servers.sh $(BIN)/python -m tests.chaos $(CHAOS_ARGS)
+
+# docs/console/*.png: the console's main pages from `parley run` in Debian's Chromium.
+screenshots: install
+	scripts/chromium.sh ensure
+	$(BIN)/python -m tests.console.screenshots
 
 lint: install
 	$(BIN)/ruff check .

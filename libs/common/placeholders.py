@@ -118,3 +118,9 @@ def _not_a_placeholder(text: str, start: int) -> str:
 def _snippet(text: str, start: int, end: int) -> str:
     part = text[start:end]
     return repr(part if len(part) <= 40 else part[:37] + "…")
+
+
+def as_read(text: str) -> str:
+    """A text as its reader sees the links in it: each `{link:URL|…}` as its URL (the sender puts
+    a tracked short link there, which leads to that URL)."""
+    return LINK.sub(lambda m: m["url"], text)

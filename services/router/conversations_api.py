@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response
 from pydantic import Field
 from sqlalchemy import or_, select, update
 
+from libs.common import placeholders
 from libs.common.auth import TenantDep
 from libs.common.db.models.router import Conversation, DncEntry, TranscriptLine
 from libs.common.events.sms_outbound import SendSms
@@ -101,7 +102,9 @@ async def _send_blocked(session, tenant_id: str, phone: str) -> str | None:
 
 def _line(t: TranscriptLine) -> dict:
     return {"id": t.id, "conversation_id": t.conversation_id, "direction": t.direction,
-            "author": t.author, "agent": t.agent, "body": t.body, "at": t.at}
+            "author": t.author, "agent": t.agent, "at": t.at,
+            # what Parley wrote is kept as its template: show links as where they lead
+            "body": t.body if t.direction == "in" else placeholders.as_read(t.body)}
 
 
 @router.get("/{conversation_id}")

@@ -78,3 +78,11 @@ def test_a_flows_variables_are_its_steps_sets_and_attributes():
     assert definitions.variables(flow) == {"brand", "a", "b", "x", "y", "z"}
     assert definitions.variables({"steps": "nonsense"}) == {"brand"}
 
+
+
+def test_a_text_as_read_shows_each_tracked_link_as_its_url():
+    from libs.common.placeholders import as_read
+
+    assert as_read("20% off: {link:https://shop.example/shoes|tag=sale|ttl=4h} today {brand}") == \
+        "20% off: https://shop.example/shoes today {brand}"
+    assert as_read("no links") == "no links"

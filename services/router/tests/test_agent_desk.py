@@ -305,6 +305,9 @@ async def test_a_conversation_can_come_with_the_subscribers_earlier_lines(desk):
     assert ("automation", "Welcome to Acme ") in said and ("subscriber", "1") in said
     assert said.index(("automation", "Welcome to Acme ")) < said.index(("subscriber", "1"))
     assert all(t["conversation_id"] != entry["id"] for t in full["earlier"])
+    # the welcome flow's link is shown as where it leads, not as its placeholder
+    assert any("https://shop.example/" in t["body"] for t in full["earlier"])
+    assert not any("{link:" in t["body"] for t in full["earlier"])
     assert len((await client.get(url, headers=headers, params={"earlier": 1})).json()["earlier"]) == 1
     assert (await client.get(url, headers=headers, params={"earlier": 999})).status_code == 422
 

@@ -17,18 +17,27 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def local_server(app) -> AsyncIterator[str]:
-    """Serve an ASGI app on a free 127.0.0.1 port for the duration; yields its base URL."""
+async def serving(app, server_class: type[uvicorn.Server] = uvicorn.Server,
+                  **config) -> AsyncIterator[tuple[uvicorn.Server, asyncio.Task, str]]:
+    """Serve an ASGI app on a free 127.0.0.1 port with `server_class` for the duration; yields
+    the server, the task serving and its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+    config = {"log_level": "warning", "lifespan": "off", **config}
+    server = server_class(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server, task, f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def local_server(app) -> AsyncIterator[str]:
+    """Serve an ASGI app on a free 127.0.0.1 port for the duration; yields its base URL."""
+    async with serving(app) as (_, _, base):
+        yield base

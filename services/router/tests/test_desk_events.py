@@ -4,39 +4,24 @@ streaming response cannot be read through the in-process transport), on both pro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 
 from libs.common import streams
 from libs.common.testing.app import eventually
-from libs.common.testing.http import free_port
+from libs.common.testing.http import serving as http_serving
 from libs.common.testing.phone import Phone
 from services.router import desk_events
 
 LIMIT_S = 20  # a safety bound on waiting for an event, not a measurement
 
 
-@contextlib.asynccontextmanager
-async def serving(app, grace_s: float = 600):
+def serving(app, grace_s: float = 600):
     """The started app on a 127.0.0.1 port under `streams.Server` (as `serve()` runs it)."""
-    port = free_port()
-    server = streams.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", timeout_graceful_shutdown=grace_s))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield server, task, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    return http_serving(app, streams.Server, timeout_graceful_shutdown=grace_s)
 
 
 async def events(resp: httpx.Response) -> AsyncIterator[tuple[str, object]]:

@@ -331,10 +331,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/campaigns"): Route(bodies(*RULES, yaml_too=True), sweep=RULES[-1]),
     ("PUT", "/v1/campaigns/{item_id}"): Route(bodies(*without_id(RULES), yaml_too=True),
                                               {"item_id": CAMPAIGN_IDS}, sweep=without_id(RULES)[-1]),
+    ("POST", "/v1/campaigns/{item_id}/activate"): Route(params={"item_id": CAMPAIGN_IDS}),
+    ("POST", "/v1/campaigns/{item_id}/deactivate"): Route(params={"item_id": CAMPAIGN_IDS}),
     ("DELETE", "/v1/campaigns/{item_id}"): Route(params={"item_id": CAMPAIGN_IDS}),
     ("POST", "/v1/flows"): Route(bodies(*FLOWS, RICH_FLOW, yaml_too=True), sweep=RICH_FLOW),
     ("PUT", "/v1/flows/{item_id}"): Route(bodies(*without_id([*FLOWS, RICH_FLOW]), yaml_too=True),
                                           {"item_id": FLOW_IDS}, sweep=without_id([RICH_FLOW])[0]),
+    ("POST", "/v1/flows/{item_id}/activate"): Route(params={"item_id": FLOW_IDS}),
+    ("POST", "/v1/flows/{item_id}/deactivate"): Route(params={"item_id": FLOW_IDS}),
     ("DELETE", "/v1/flows/{item_id}"): Route(params={"item_id": FLOW_IDS}),
     ("POST", "/v1/conversations/{conversation_id}/reply"): Route(
         bodies({"body": "Hello {link:https://a.example}", "agent": "ana@brand.example"}),
@@ -366,6 +370,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         {"quiet_hours": True, "quiet_hours_start": "09:00", "quiet_hours_end": "20:00",
          "fallback_timezone": "America/New_York", "max_marketing_per_day": 2, "max_marketing_per_week": 6,
          "replace_lookalikes": True})),
+    ("POST", "/v1/messages/preview"): Route(bodies({"body": "Hi \U0001F600 {link:https://a.example|ttl=1h}"})),
     ("POST", "/v1/messages"): Route(bodies(
         {"to": "+15555550100", "body": "Hi {link:https://a.example|ttl=1h}", "kind": "transactional",
          "from": "+15555550000", "campaign_id": "c1"}), headers=KEYS),

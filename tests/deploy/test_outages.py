@@ -112,7 +112,10 @@ async def test_a_broker_restart_is_two_json_lines_and_the_consumers_carry_on(ser
                 await phone.help()
                 await phone.answered(1)
 
-                lost_before = len(proc.named("kafka_connection_lost"))  # a fresh broker may have had one
+                # A fresh broker may have had a moment (its group coordinator loading): wait until
+                # that is restored, or the stop below would log no new loss.
+                await proc.until(lambda: _linked(proc), "every earlier kafka_connection_lost restored")
+                lost_before = len(proc.named("kafka_connection_lost"))
                 cmdline = await private_broker.stop()
 
                 async def erring():  # aiokafka keeps failing, many times over
@@ -141,6 +144,10 @@ async def test_a_broker_restart_is_two_json_lines_and_the_consumers_carry_on(ser
     # The restart, and on a fresh broker its first seconds (the group coordinator loading).
     assert len(proc.named("kafka_connection_lost")) in (1, 2), proc.output()
     assert len(proc.named("kafka_connection_restored")) == len(proc.named("kafka_connection_lost"))
+
+
+async def _linked(proc: Process) -> bool:
+    return len(proc.named("kafka_connection_restored")) == len(proc.named("kafka_connection_lost"))
 
 
 async def _restored(proc: Process, port: int, outages: int) -> bool:

@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/chromium.sh ensure >/dev/null
-exec scripts/with-servers.sh .venv/bin/python -m pytest "$@"
+exec scripts/with-servers.sh .venv/bin/python -m pytest --durations=30 "$@"

@@ -17,7 +17,6 @@ from prometheus_client import REGISTRY
 from libs.common.db.session import make_engine, make_sessionmaker
 from libs.common.events import sms_inbound
 from libs.common.events.base import utcnow
-from libs.common.testing import servers
 from libs.common.testing.app import eventually, running
 from services.ingress.app import service
 from services.ingress.carriers.harness import TENANT, read_payload, signed_request
@@ -30,11 +29,10 @@ BASE = "http://parley.test"
 
 
 @pytest.fixture
-def private_broker(profile, tmp_path):
-    if profile != "production":
-        pytest.skip("needs a Kafka broker of its own (production profile)")
-    with servers.private_broker(tmp_path / "run") as broker:
-        yield broker
+async def private_broker(own_broker):
+    """The test's own broker, started (the shared one is never stopped)."""
+    await own_broker.start()
+    return own_broker
 
 
 async def send(client, payload: str):
@@ -57,13 +55,13 @@ async def test_kafka_down_is_a_503_and_the_retry_once_it_is_back_is_accepted_onc
         probe = await Probe.attach(app, client)
         assert (await send(client, "inbound_mms.json")).status_code == 200  # before the outage
 
-        cmdline = await private_broker.stop()
+        await private_broker.stop(keep=True)
         before = outcomes()
         down = await send(client, "inbound.json")
         assert down.status_code == 503 and down.headers["retry-after"]
         assert down.json()["code"] == "unavailable"
 
-        private_broker.restart(cmdline)
+        await private_broker.restart()
         # Back once the producer's probe finds a leader for every partition it publishes to:
         # until then a webhook is refused at once, as a publish would fail.
         await eventually(lambda: _async(bus.available()), timeout=120)
@@ -114,7 +112,7 @@ async def test_while_kafka_is_down_concurrent_webhooks_get_503s_and_the_pool_sta
         probe = await Probe.attach(app, client)
         assert (await simulated(client, "before")).status_code == 200
 
-        cmdline = await private_broker.stop()
+        await private_broker.stop(keep=True)
         before = unavailable_by_reason()
         ids = [f"outage-{n}" for n in range(2 * WAVE)]
         # The first wave finds the producer still hopeful: each waits out the publish timeout
@@ -130,7 +128,7 @@ async def test_while_kafka_is_down_concurrent_webhooks_get_503s_and_the_pool_sta
         assert delta["bus"] + delta["bus_down"] == 2 * WAVE and delta["bus_down"] >= WAVE
         assert ctx.engine.pool.checkedout() == 0
 
-        private_broker.restart(cmdline)
+        await private_broker.restart()
         await eventually(lambda: _async(ctx.bus.available()), timeout=120)  # the probe saw it back
         for message_id in ids:  # the carriers' retries
             assert (await simulated(client, message_id)).status_code == 200

@@ -24,8 +24,7 @@ from libs.common.bus.kafka import KafkaBus
 from libs.common.events import sms_inbound, sms_outbound
 from libs.common.testing.app import eventually
 from libs.common.testing.profiles import PRODUCTION, fresh_postgres, production_env
-from libs.common.testing.servers import TcpGate
-from libs.common.testing.servers import private_broker as private_kafka
+from libs.common.testing.servers import ScriptBroker, TcpGate
 from tests.deploy.processes import PARTITIONS, Process, free_port, http, service_env
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
@@ -39,9 +38,13 @@ def servers(profile):
 
 
 @pytest.fixture
-def private_broker(servers, tmp_path):
-    with private_kafka(tmp_path / "run") as broker:
+async def private_broker(servers, tmp_path):
+    broker = ScriptBroker(tmp_path / "run")
+    await broker.start()
+    try:
         yield broker
+    finally:
+        await broker.stop()
 
 
 class Phone:
@@ -116,12 +119,12 @@ async def test_a_broker_restart_is_two_json_lines_and_the_consumers_carry_on(ser
                 # that is restored, or the stop below would log no new loss.
                 await proc.until(lambda: _linked(proc), "every earlier kafka_connection_lost restored")
                 lost_before = len(proc.named("kafka_connection_lost"))
-                cmdline = await private_broker.stop()
+                await private_broker.stop(keep=True)
 
                 async def erring():  # aiokafka keeps failing, many times over
                     return await kafka_client_errors(port) >= 20
                 await proc.until(erring, "twenty Kafka client errors")
-                private_broker.restart(cmdline)
+                await private_broker.restart()
                 await proc.until(lambda: _restored(proc, port, lost_before + 1),
                                  "kafka_connection_restored and /readyz 200")
 

@@ -2,9 +2,8 @@
 directory (PARLEY_RUN_DIR) of its own, so a test can stop, kill -9 and restart a Kafka broker
 without touching the shared test broker other tests use. `restart` brings a server back on its
 data and ports (a broker with its cluster id too), as a restarted server comes back at the same
-address. Also: `PrivateBroker`, a broker stopped by its pid and started again with the very command
-line and data it had; a TCP gate that makes a server unreachable and reachable again; and the
-broker's view of a group.
+address. Also a TCP gate that makes a server unreachable and reachable again, and the broker's view
+of a group.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 from libs.common.testing.app import eventually
@@ -117,72 +114,6 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != b"Z" or threads > 1
-
-
-SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "kafka.sh"
-
-
-class PrivateBroker:
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-        self.env = {**os.environ, "PARLEY_RUN_DIR": str(run_dir)}
-        self.restarted: subprocess.Popen | None = None
-        self.bootstrap = ""
-
-    @property
-    def pid_file(self) -> Path:
-        return self.run_dir / "kafka" / "pid"
-
-    def script(self, command: str) -> None:
-        subprocess.run([str(SCRIPT), command], env=self.env, check=True, capture_output=True,
-                       timeout=240)
-
-    def start_fresh(self) -> None:
-        self.script("start")
-        lines = (self.run_dir / "kafka.env").read_text().split()
-        self.bootstrap = dict(line.split("=", 1) for line in lines)["PARLEY_TEST_KAFKA_BOOTSTRAP"]
-
-    async def stop(self) -> list[bytes]:
-        """SIGTERM by pid (a clean shutdown keeps the data); returns its command line."""
-        pid = int(self.pid_file.read_text().strip())
-        cmdline = _cmdline(pid)
-        os.kill(pid, signal.SIGTERM)
-
-        async def gone() -> bool:
-            if self.restarted is not None and self.restarted.pid == pid:
-                return self.restarted.poll() is not None
-            return not _alive(pid)
-
-        await eventually(gone, timeout=60)
-        return cmdline
-
-    def restart(self, cmdline: list[bytes]) -> None:
-        log = (self.run_dir / "kafka" / "kafka.out").open("ab")
-        self.restarted = subprocess.Popen(cmdline, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
-        self.pid_file.write_text(f"{self.restarted.pid}\n")  # so `kafka.sh stop` stops this one
-
-    def cleanup(self) -> None:
-        subprocess.run([str(SCRIPT), "stop"], env=self.env, check=False, capture_output=True, timeout=120)
-        if self.restarted is not None:
-            self.restarted.wait(timeout=60)
-
-
-def _cmdline(pid: int) -> list[bytes]:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
-
-
-
-
-@contextlib.contextmanager
-def private_broker(run_dir: Path) -> Iterator[PrivateBroker]:
-    """A fresh private broker for the block, stopped and its data removed afterwards."""
-    broker = PrivateBroker(run_dir)
-    try:
-        broker.start_fresh()
-        yield broker
-    finally:
-        broker.cleanup()
 
 
 class TcpGate:

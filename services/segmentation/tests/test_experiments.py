@@ -4,19 +4,22 @@ promotion."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import update
 
 from libs.common.bandit import ArmStats
 from libs.common.db.models.segmentation import ExperimentVariant
 from libs.common.testing.app import eventually
-from services.router.flows import library
 from services.segmentation import experiments, jobs
 from services.segmentation.tests.helpers import at, click, fact, feed, reply, sent, verdict
 
 PROMPTS = [{"key": "yes", "prompt": "Reply YES for 20% off"},
            {"key": "one", "prompt": "Reply 1 for 20% off"},
            {"key": "go", "prompt": "Reply GO for 20% off"}]
+# The shipped playbook, posted as a tenant would (through the API, no router code imported).
+WELCOME = Path(__file__).resolve().parents[3] / "services/router/flows/playbooks/welcome.yaml"
 EXPERIMENT = {"id": "cta", "name": "Call to action", "flow_id": "welcome", "step": "ask",
               "goal": "reply", "variants": PROMPTS}
 
@@ -26,8 +29,8 @@ async def tenant(tenant, suite):
     """The root conftest's tenant, with the welcome flow: an experiment tests a prompt of a step
     that exists (`ask`)."""
     _, client = suite
-    flow = next(f for f in library.flows() if f.id == "welcome").model_dump(mode="json")
-    resp = await client.post("/v1/flows", headers=tenant, json=flow)
+    resp = await client.post("/v1/flows", headers={**tenant, "content-type": "application/yaml"},
+                             content=WELCOME.read_bytes())
     assert resp.status_code == 201, resp.text
     return tenant
 

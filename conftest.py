@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 
 import pytest
@@ -29,10 +30,27 @@ async def settings(profile, tmp_path):
 
 
 @pytest.fixture
-async def suite(settings):
-    """All four services in one process on the test's profile: (app, client)."""
+def timers_by_hand(monkeypatch):
+    """No timer loop in the routers a test starts: it would race the timers the test fires by
+    hand (`timers.fire_due` after moving its clock), claiming one first, and on its first pass,
+    before the test sets its clock, it reads the real time, when START's timers are long due."""
+    from services.router import timers
+
+    async def no_loop(ctx):
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(timers, "timer_loop", no_loop)
+
+
+@pytest.fixture
+async def suite(settings, request):
+    """All four services in one process on the test's profile: (app, client). A test on the
+    playbooks' hand-moved clock fires its timers itself, so its suite has no timer loop."""
     from libs.common.testing.app import running
     from services.embedded import all_services
+
+    if "playbooks" in request.fixturenames:
+        request.getfixturevalue("timers_by_hand")
 
     async with running(all_services(), settings) as (app, client):
         yield app, client

@@ -112,17 +112,6 @@ async def test_the_same_inbound_message_is_decided_once(world):
     assert await count(ctx, select(func.count()).select_from(Timer)) == 1
 
 
-@pytest.fixture
-def timers_by_hand(monkeypatch):
-    """No timer loop in the routers these tests start: it would race the hand-fired calls they
-    count (and on its first pass, before the test sets the clock, it reads the real time, when
-    START's timers are long due)."""
-    async def no_loop(ctx):
-        await asyncio.Event().wait()
-
-    monkeypatch.setattr(timers, "timer_loop", no_loop)
-
-
 async def test_a_pending_timer_survives_a_router_restart_and_fires_once(settings, tmp_path,
                                                                          timers_by_hand):
     clock = Clock(START)

@@ -177,9 +177,10 @@ def _stopping(stop) -> Iterator[None]:
 
 def run(_: argparse.Namespace) -> int:
     import uvicorn
+    import uvloop
 
     from libs.common import streams
-    from libs.common.service import build_app, close_ctx
+    from libs.common.service import FAST_HTTP, build_app, close_ctx
     from services.embedded import all_services, embedded_settings
 
     settings = embedded_settings()
@@ -194,7 +195,7 @@ def run(_: argparse.Namespace) -> int:
                 _banner(settings, c.state.get("demo_api_key")), flush=True))
             servers.append(streams.Server(uvicorn.Config(
                 app, host=settings.host, port=settings.port, log_config=None,
-                timeout_graceful_shutdown=20)))
+                timeout_graceful_shutdown=20, **FAST_HTTP)))
             await servers[0].serve()
         finally:
             await close_ctx(ctx)
@@ -208,7 +209,7 @@ def run(_: argparse.Namespace) -> int:
         servers[0].should_exit = True
 
     with _stopping(stop):
-        asyncio.run(serve())
+        uvloop.run(serve())
     if not servers[0].started:
         raise Failure("Parley did not start: the log above says why")
     return 0

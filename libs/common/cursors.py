@@ -63,7 +63,7 @@ def phone_after(cursor: str) -> str:
     return phone
 
 
-def _after(after: str | None = Query(
+async def _after(after: str | None = Query(
         None, description="The `next_after` of the previous page (an opaque cursor).")) -> str | None:
     if not after:
         return None

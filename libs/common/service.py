@@ -366,7 +366,13 @@ def printable(value: Any) -> Any:
     return value
 
 
-def get_ctx(request: Request) -> Ctx:
+# uvloop's event loop and the httptools parser instead of asyncio's loop and h11: the same
+# requests and consumers for markedly less CPU each (bench/pipeline.py, bench/ingress.py).
+FAST_HTTP = {"loop": "uvloop", "http": "httptools"}
+
+
+async def get_ctx(request: Request) -> Ctx:
+    # async: FastAPI runs a sync dependency in a worker thread, a hop on every request.
     return request.app.state.ctx
 
 
@@ -413,7 +419,7 @@ def serve(services: Sequence[Service], settings: Settings | None = None,
 
     app = app or build_app(services, settings, on_failed=stop_serving)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
-                            timeout_graceful_shutdown=http_grace_s)
+                            timeout_graceful_shutdown=http_grace_s, **FAST_HTTP)
     server = streams.Server(config)  # uvicorn's, ending event streams first
 
     # uvicorn restores the handlers it found and re-raises the signal that stopped it once its

@@ -35,7 +35,12 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
 
         return engine
     kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it is a round trip before every checkout. A connection the server dropped
+    # fails its statement as a disconnect instead; SQLAlchemy then discards every connection the
+    # pool held from before, and the failure is an outage to the caller (a webhook's 503, a
+    # record delivered again), so the retry runs on a fresh connection. Recycling closes
+    # connections before a proxy or firewall idles them out.
+    kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
 
 

@@ -9,7 +9,8 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from libs.common.db.models.router import Consent, ConsentAudit, Timer
+from libs.common.bus import InvalidEvent
+from libs.common.db.models.router import Consent, ConsentAudit, Conversation, Timer
 from libs.common.events.sms_inbound import InboundSms
 from libs.common.events.sms_outbound import SendSms
 from libs.common.testing.app import eventually, running
@@ -100,6 +101,47 @@ async def _audit(ctx, phone):
         rows = await session.execute(select(ConsentAudit.status, ConsentAudit.keyword)
                                      .where(ConsentAudit.phone == phone).order_by(ConsentAudit.id))
         return [tuple(r) for r in rows]
+
+
+def _sms(phone: str, body: str, message_id: str) -> InboundSms:
+    return InboundSms(tenant_id="acme", phone=phone, to="+15555550000", body=body,
+                      carrier="simulator", carrier_message_id=message_id)
+
+
+def _texts(events) -> list[tuple[str, str]]:
+    return [(e.phone, e.body) for e in events if e.TOPIC == "sms.outbound"]
+
+
+async def test_a_run_of_messages_decided_together_is_decided_as_one_by_one_in_order(world):
+    """A subscriber's second message in a run sees what the first one left (the flow's prompt is
+    answered), another subscriber's message is decided on its own state, and a copy of an input
+    decided before returns its first events."""
+    ctx, _ = world
+    first = await consumer.handle_inbound(_sms("+15555550207", "SHOP", "run-0"), ctx)
+    run = [_sms("+15555550208", "SHOP", "run-1"), _sms("+15555550209", "HELP", "run-2"),
+           _sms("+15555550208", "1", "run-3"), _sms("+15555550207", "SHOP", "run-0")]
+    produced = await consumer.handle_inbound_batch(run, ctx)
+    texts = _texts(produced)
+    assert [phone for phone, _ in texts] == ["+15555550208", "+15555550209", "+15555550208",
+                                             "+15555550207"]
+    assert "Reply 1 for Shoes" in texts[0][1] and "Shoes are 20% off" in texts[2][1]
+    assert [e.event_id for e in produced if e.phone == "+15555550207"] == [e.event_id for e in first]
+    conv = await count(ctx, select(Conversation.status).where(Conversation.phone == "+15555550208"))
+    assert conv == "completed"
+    again = await consumer.handle_inbound_batch(run, ctx)  # the whole run redelivered
+    assert [e.event_id for e in again] == [e.event_id for e in produced]
+
+
+async def test_a_run_with_a_message_for_an_unknown_tenant_fails_whole_and_writes_nothing(world):
+    """The bus then replays the run one message at a time, dead-lettering only that one."""
+    ctx, _ = world
+    run = [_sms("+15555550210", "SHOP", "bad-1"),
+           InboundSms(tenant_id="nobody", phone="+15555550211", to="+15555550000", body="HI",
+                      carrier="simulator", carrier_message_id="bad-2")]
+    with pytest.raises(InvalidEvent):
+        await consumer.handle_inbound_batch(run, ctx)
+    assert await count(ctx, select(func.count()).select_from(Conversation)
+                       .where(Conversation.phone == "+15555550210")) == 0
 
 
 async def test_the_same_inbound_message_is_decided_once(world):

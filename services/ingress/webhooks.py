@@ -1,5 +1,6 @@
 """The one generic webhook route: adapter → tenant and credentials → intake (verify, parse,
-normalise) → dedup and publish (`delivery`) → the carrier's ack.
+normalise) → dedup and publish (`delivery`, concurrent webhooks together: `group_commit`) →
+the carrier's ack.
 
 Durable before 2xx: each event's dedup key is claimed, the event published with no transaction
 open, and the key marked accepted after the bus took the event (Kafka: acked by all in-sync
@@ -36,9 +37,10 @@ from libs.common.events.sms_inbound import InboundSms
 from libs.common.observability import WEBHOOK_SECONDS, WEBHOOKS, WEBHOOKS_UNAVAILABLE
 from libs.common.phone import mask
 from libs.common.service import Ctx
-from services.ingress import credentials, delivery, numbers
+from services.ingress import credentials, numbers
 from services.ingress.carriers import ADAPTERS
 from services.ingress.carriers.base import Adapter, Credentials, Forbidden, RawRequest, Refused
+from services.ingress.group_commit import group_commit
 from services.ingress.intake import Accept, Intake, intake
 
 log = structlog.get_logger("parley.ingress")
@@ -173,7 +175,7 @@ async def handle(ctx: Ctx, carrier: str, tenant_id: str, kind: str, request: Req
         req = await _read(request, ctx.settings)
         result = await _intake(ctx, adapter, kind, req, tenant_id)
         accepted, foreign = await _own(ctx, tenant_id, result.accepted)
-        steps = await delivery.deliver(ctx, accepted)
+        steps = await group_commit(ctx).deliver(accepted) if accepted else []
     except Refused as exc:
         return _refused(label, kind, tenant_id, exc, started)
     except (BusUnavailable, SQLAlchemyError, OSError, _Undecryptable) as exc:

@@ -31,7 +31,8 @@ def service() -> Service:
                  lifecycle_api.programs, lifecycle_api.opt_ins, lifecycle_api.consent, lifecycle_api.dnc,
                  lifecycle_api.imports],
         subscriptions=[
-            Subscription(sms_inbound.TOPIC, "router", consumer.handle_inbound),
+            Subscription(sms_inbound.TOPIC, "router", consumer.handle_inbound,
+                         consumer.handle_inbound_batch),
             Subscription(link_clicked.TOPIC, "router", consumer.handle_click),
             Subscription(campaign_enrolled.TOPIC, "router", consumer.handle_enrolled),
             Subscription(subscriber_events.TOPIC, "router", consumer.handle_carrier_opt_out),

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TypeVar
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.bus import InvalidEvent
 from libs.common.events import MODELS, Event
@@ -82,38 +83,74 @@ async def _decide_once(ctx: Ctx, tenant_id: str, phone: str, source: str, input_
     """Load state, decide, apply and remember the events, all in one transaction; an input seen
     before returns the events it produced then."""
     async with ctx.sessions() as session, session.begin():
-        done = await store.processed(session, tenant_id, source, input_id)
-        if done is not None:
-            return _revive(done.events)
-        rules = await tenant_rules(ctx, session, tenant_id)
-        if rules is None:
-            if required:
-                raise InvalidEvent(f"unknown tenant {tenant_id!r}")
-            return []
-        now = ctx.clock()
-        program = rules.program_for(to_number)
-        consents = await store.consents(session, tenant_id, phone)
-        sub = SubscriberState(consent=consents.get(program.id), consents=consents,
-                              conversation=await store.open_conversation(
-                                  session, tenant_id, phone, for_update=True),
-                              pending=await store.pending_opt_in(session, tenant_id, phone, now),
-                              clarified_at=await store.last_clarification(session, tenant_id, phone)
-                              if source_text is not None and unclear(source_text, rules, to_number)
-                              else None)
-        fx = decide_safely(decide_fn, rules, sub, now, source)
-        await store.apply(session, fx, source_text=source_text)
-        events = fx.events
-        store.record_processed(session, tenant_id, source, input_id,
-                               [{"topic": e.TOPIC, "event": e.model_dump(mode="json")} for e in events],
-                               fx.now)
-    _log(fx, source)
+        events, fx = await _decide_in(session, ctx, tenant_id, phone, source, input_id, decide_fn,
+                                      required=required, source_text=source_text,
+                                      to_number=to_number)
+    if fx is not None:
+        _log(fx, source)
     return events
 
 
+async def _decide_in(session: AsyncSession, ctx: Ctx, tenant_id: str, phone: str, source: str,
+                     input_id: str, decide_fn, *, required: bool, source_text: str | None,
+                     to_number: str | None) -> tuple[list[Event], Effects | None]:
+    """`_decide_once` inside the caller's transaction: (events, the decision; None when the input
+    was seen before or the tenant is gone)."""
+    done = await store.processed(session, tenant_id, source, input_id)
+    if done is not None:
+        return _revive(done.events), None
+    rules = await tenant_rules(ctx, session, tenant_id)
+    if rules is None:
+        if required:
+            raise InvalidEvent(f"unknown tenant {tenant_id!r}")
+        return [], None
+    now = ctx.clock()
+    program = rules.program_for(to_number)
+    consents = await store.consents(session, tenant_id, phone)
+    sub = SubscriberState(consent=consents.get(program.id), consents=consents,
+                          conversation=await store.open_conversation(
+                              session, tenant_id, phone, for_update=True),
+                          pending=await store.pending_opt_in(session, tenant_id, phone, now),
+                          clarified_at=await store.last_clarification(session, tenant_id, phone)
+                          if source_text is not None and unclear(source_text, rules, to_number)
+                          else None)
+    fx = decide_safely(decide_fn, rules, sub, now, source)
+    await store.apply(session, fx, source_text=source_text)
+    events = fx.events
+    store.record_processed(session, tenant_id, source, input_id,
+                           [{"topic": e.TOPIC, "event": e.model_dump(mode="json")} for e in events],
+                           fx.now)
+    return events, fx
+
+
+def _inbound_args(event: InboundSms) -> tuple[tuple, dict]:
+    return ((event.tenant_id, event.phone, event.carrier, event.carrier_message_id,
+             lambda rules, sub, now: decide(event, rules, sub, now)),
+            {"required": True, "source_text": event.body, "to_number": event.to})
+
+
 async def handle_inbound(event: InboundSms, ctx: Ctx) -> list[Event]:
-    return await _decide_once(ctx, event.tenant_id, event.phone, event.carrier, event.carrier_message_id,
-                              lambda rules, sub, now: decide(event, rules, sub, now),
-                              required=True, source_text=event.body, to_number=event.to)
+    args, kwargs = _inbound_args(event)
+    return await _decide_once(ctx, *args, **kwargs)
+
+
+async def handle_inbound_batch(events: list[InboundSms], ctx: Ctx) -> list[Event]:
+    """A run of one partition's messages in one transaction, in order (a subscriber's messages
+    share a partition, so each is decided on the state the one before it left). The bus hands a
+    run over only when records are waiting, so a burst costs one commit per run, not per message;
+    if the run fails the bus replays it one message at a time (`handle_inbound`)."""
+    produced: list[Event] = []
+    decided: list[tuple[Effects, str]] = []
+    async with ctx.sessions() as session, session.begin():
+        for event in events:
+            args, kwargs = _inbound_args(event)
+            out, fx = await _decide_in(session, ctx, *args, **kwargs)
+            produced.extend(out)
+            if fx is not None:
+                decided.append((fx, event.carrier))
+    for fx, source in decided:
+        _log(fx, source)
+    return produced
 
 
 async def handle_click(event: LinkClicked, ctx: Ctx) -> list[Event]:

@@ -22,7 +22,8 @@ def service() -> Service:
     return Service(
         name="sender",
         routers=[api.numbers, api.messages, api.handset],
-        subscriptions=[Subscription(sms_outbound.TOPIC, "sender", consumer.handle_outbound),
+        subscriptions=[Subscription(sms_outbound.TOPIC, "sender", consumer.handle_outbound,
+                                    consumer.handle_outbound_batch),
                        Subscription(sms_status.TOPIC, "sender", consumer.handle_status)],
         startup=[check_zone_data, check_state_rules, demo.ensure_demo_number],
         loops=[deferred.deferred_loop, pruning_loop(Ledger(PendingReceipt.at)),

@@ -7,6 +7,8 @@ sending again.
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 
 from libs.common.events import Event
@@ -18,8 +20,39 @@ from services.sender import delivery_status, receipts, sending, store
 log = structlog.get_logger("parley.sender")
 
 
+# Carrier calls a run of actions makes at once: a carrier's latency is spent waiting, so a run
+# overlaps it across subscribers; bounded below the database pool each send also needs.
+CONCURRENT_SENDS = 8
+
+
 async def handle_outbound(cmd: SendSms, ctx: Ctx) -> list[Event]:
     return (await sending.submit(ctx, cmd, sending.bus_claim(cmd.action_id))).events
+
+
+async def handle_outbound_batch(cmds: list[SendSms], ctx: Ctx) -> list[Event]:
+    """A run of one partition's actions: each subscriber's in order, one after the other (a reply
+    never overtakes the prompt before it), different subscribers' side by side, at most
+    `CONCURRENT_SENDS` at a time. Each action is sent exactly as `handle_outbound` sends it (its
+    own claim and transactions), so if one fails and the bus replays the run one by one, the
+    actions already sent are found by their action id and not sent again."""
+    lanes: dict[tuple[str, str], list[SendSms]] = {}
+    for cmd in cmds:
+        lanes.setdefault((cmd.tenant_id, cmd.phone), []).append(cmd)
+    slots = asyncio.Semaphore(CONCURRENT_SENDS)
+
+    async def lane(queue: list[SendSms]) -> list[Event]:
+        out: list[Event] = []
+        for cmd in queue:
+            async with slots:
+                out.extend(await handle_outbound(cmd, ctx))
+        return out
+
+    results = await asyncio.gather(*(lane(queue) for queue in lanes.values()),
+                                   return_exceptions=True)  # every lane settled before a raise
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [event for events in results for event in events]
 
 
 async def handle_status(event: StatusUpdate, ctx: Ctx) -> list[Event]:

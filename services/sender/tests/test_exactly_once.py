@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from libs.common.db.models.sender import OutboundMessage, SimulatedMessage
 from services.sender import sending
-from services.sender.consumer import handle_outbound
+from services.sender.consumer import CONCURRENT_SENDS, handle_outbound, handle_outbound_batch
 from services.sender.tests.helpers import NUMBERS, command, count, on_fake_carrier
 
 
@@ -57,6 +57,7 @@ async def test_redelivery_reaches_the_carrier_once(suite, tenant):
 async def test_two_concurrent_deliveries_of_one_action_reach_the_carrier_once(suite, tenant):
     app, client = suite
     ctx = app.state.ctx
+    ctx.settings.rate_limits = False  # a number's rate would space the sends out
     async with on_fake_carrier(app, client, tenant, "twilio") as fake:
         fake.delay = 0.05
         cmd = command("act-race", from_number=NUMBERS["twilio"])
@@ -106,3 +107,39 @@ async def test_an_interrupted_call_to_an_idempotent_carrier_is_repeated_and_dedu
     assert len(fake.calls) == 2 and len(fake.sent) == 1  # repeated with the same key: one SMS
     assert {c.headers["idempotency-key"] for c in fake.calls} == {first.message_id}
     assert again.outcome == "sent" and again.carrier_message_id == first.carrier_message_id
+
+
+async def test_a_run_of_actions_is_sent_side_by_side_once_each_in_order_per_subscriber(suite, tenant):
+    app, client = suite
+    ctx = app.state.ctx
+    ctx.settings.rate_limits = False  # a number's rate would space the sends out
+    async with on_fake_carrier(app, client, tenant, "twilio") as fake:
+        fake.delay = 0.05
+        in_flight, most = 0, 0
+        real = fake.handle
+
+        async def counted(*args):
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            try:
+                return await real(*args)
+            finally:
+                in_flight -= 1
+
+        fake.handle = counted
+        chatty = "+15555550150"
+        run = [command(f"run-a{i}", phone=chatty, body=f"part {i}", from_number=NUMBERS["twilio"])
+               for i in range(3)]
+        run += [command(f"run-b{i}", phone=f"+155555502{i:02d}", body=f"to {i}",
+                        from_number=NUMBERS["twilio"]) for i in range(9)]
+        run.insert(2, run.pop())  # the chatty subscriber's actions interleaved with others'
+        facts = await handle_outbound_batch(run, ctx)
+        again = await handle_outbound_batch(run, ctx)  # the run redelivered
+    assert sorted(f.action_id for f in facts) == sorted(c.action_id for c in run)
+    assert {f.outcome for f in facts} == {"sent"}
+    assert sorted(again, key=lambda f: f.action_id) == sorted(facts, key=lambda f: f.action_id)
+    assert len(fake.sends) == len(run)  # each action reached the carrier once
+    assert [c.fields["Body"] for c in fake.sends if c.fields["To"] == chatty] == [
+        "part 0", "part 1", "part 2"]
+    assert 1 < most <= CONCURRENT_SENDS

@@ -88,3 +88,31 @@ async def test_a_receipt_saying_the_recipient_opted_out_becomes_a_consent_event(
     assert (got["delivery_status"], got["error_code"]) == ("failed", "21610")
     later = await send(client, tenant, PHONE, "Another sale")
     assert later["status"] == "suppressed"
+
+
+async def test_a_run_of_receipts_applied_together_moves_each_message_as_one_by_one(suite, tenant):
+    """In order within the run: a message's later receipt sees its earlier one; a receipt for a
+    send not recorded yet is kept, and the next one for it in the same run advances what was kept."""
+    from libs.common.db.models.sender import PendingReceipt
+    from services.sender.consumer import handle_statuses
+    from services.sender.tests.helpers import count
+
+    app, client = suite
+    ctx = app.state.ctx
+    sent = await send(client, tenant, PHONE, "Your order shipped", kind="transactional")
+    cid = sent["carrier_message_id"]
+
+    def status(carrier_message_id: str, value: str) -> StatusUpdate:
+        return StatusUpdate(tenant_id="acme", phone=PHONE, carrier="simulator",
+                            carrier_message_id=carrier_message_id, status=value)
+
+    run = [status(cid, "sent"), status("SIM-later", "sent"), status(cid, "delivered"),
+           status(cid, "sent"), status("SIM-later", "delivered")]
+    facts = await handle_statuses(run, ctx)
+    assert [(f.message_id, f.outcome) for f in facts] == [(sent["id"], "delivered")]
+    got = await message(client, tenant, sent["id"])
+    assert got["delivery_status"] == "delivered"
+    ours = iter(x["status"] for x in got["history"])  # the simulator's own receipt may interleave
+    assert all(step in ours for step in ("receipt:sent", "receipt:delivered", "receipt:sent"))
+    assert await count(ctx, PendingReceipt, PendingReceipt.carrier_message_id == "SIM-later",
+                       PendingReceipt.status == "delivered") == 1

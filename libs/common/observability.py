@@ -13,6 +13,7 @@ names live here in one place.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
@@ -22,7 +23,15 @@ from typing import Literal
 import structlog
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 MetricName = Literal[
     "parley_bus_handled_total",
@@ -238,6 +247,16 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
 Check = Callable[[], Awaitable[bool]]
 
 
+def _registry():
+    """This process's metrics; under a worker supervisor (libs/common/workers.py), every worker's
+    summed, whichever worker the scrape reached."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
 def health_router(checks: dict[str, Check],
                   starting: Callable[[], dict[str, str] | None] = lambda: None) -> APIRouter:
     """`/healthz` (the process answers), `/readyz` (every dependency answers), `/metrics`.
@@ -267,6 +286,6 @@ def health_router(checks: dict[str, Check],
 
     @router.get("/metrics")
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from libs.common import streams
+from libs.common import streams, workers
 from libs.common.backoff import DEPENDENCY
 from libs.common.bus import Bus, BusUnavailable, make_bus
 from libs.common.config import Misconfigured, Settings, describe_errors
@@ -224,7 +224,8 @@ def build_app(services: Sequence[Service], settings: Settings | None = None,
         configure_logging(settings.log_format, settings.log_level)
         own = ctx is None
         try:
-            app.state.ctx = ctx or new_ctx(settings, client_id=f"parley-{names}")
+            app.state.ctx = ctx or new_ctx(settings, client_id=f"parley-{names}",
+                                           worker=workers.index())
         except Misconfigured as exc:
             log.error("startup_failed", services=names, error=describe(exc))
             raise
@@ -411,6 +412,9 @@ def serve(services: Sequence[Service], settings: Settings | None = None,
     if "port" not in settings.model_fields_set:
         settings = settings.model_copy(update={"port": default_port})
     configure_logging(settings.log_format, settings.log_level)
+    count = workers.count(settings.workers, settings.bus)
+    if count > 1 and workers.index() is None:
+        sys.exit(workers.supervise(count, settings.host, settings.port))
     server: uvicorn.Server | None = None
 
     def stop_serving(_: BaseException) -> None:
@@ -418,8 +422,10 @@ def serve(services: Sequence[Service], settings: Settings | None = None,
             server.should_exit = True
 
     app = app or build_app(services, settings, on_failed=stop_serving)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
-                            timeout_graceful_shutdown=http_grace_s, **FAST_HTTP)
+    fd = workers.listen_fd()  # a worker serves the socket its supervisor bound
+    listen = {"fd": fd} if fd is not None else {"host": settings.host, "port": settings.port}
+    config = uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=http_grace_s,
+                            **listen, **FAST_HTTP)
     server = streams.Server(config)  # uvicorn's, ending event streams first
 
     # uvicorn restores the handlers it found and re-raises the signal that stopped it once its

@@ -58,22 +58,35 @@ async def handle_outbound_batch(cmds: list[SendSms], ctx: Ctx) -> list[Event]:
 async def handle_status(event: StatusUpdate, ctx: Ctx) -> list[Event]:
     """Apply a receipt to its message (found by carrier and carrier message id); one that overtook
     its send waits in `sender_pending_receipt` until the send is recorded."""
+    async with ctx.sessions() as session, session.begin():
+        return await _apply_status(session, event)
+
+
+async def handle_statuses(events: list[StatusUpdate], ctx: Ctx) -> list[Event]:
+    """A run of receipts in one transaction, in order (a message's receipts share its partition)."""
+    produced: list[Event] = []
+    async with ctx.sessions() as session, session.begin():
+        for event in events:
+            produced.extend(await _apply_status(session, event))
+    return produced
+
+
+async def _apply_status(session, event: StatusUpdate) -> list[Event]:
     opted_out = receipts.says_opted_out(event.carrier, event.status, event.error_code,
                                         bool(getattr(event, "recipient_opted_out", False)))
     at = event.occurred_at
-    async with ctx.sessions() as session, session.begin():
-        row = await store.message_by_carrier_id(session, event.tenant_id, event.carrier,
-                                                event.carrier_message_id)
-        if row is None:
-            key = (event.tenant_id, event.carrier, event.carrier_message_id)
-            kept = await store.pending_receipt(session, *key)
-            status = event.status
-            if kept is not None:
-                status = receipts.advance(kept.status, event.status) or kept.status
-            await store.keep_receipt(session, *key, status, event.error_code,
-                                     opted_out or bool(kept and kept.opted_out), at)
-            log.info("receipt_before_send", tenant=event.tenant_id, carrier=event.carrier,
-                     status=event.status)
-            return []
-        return await delivery_status.apply_receipt(session, row, event.status, event.error_code,
-                                                   opted_out, at)
+    row = await store.message_by_carrier_id(session, event.tenant_id, event.carrier,
+                                            event.carrier_message_id)
+    if row is None:
+        key = (event.tenant_id, event.carrier, event.carrier_message_id)
+        kept = await store.pending_receipt(session, *key)
+        status = event.status
+        if kept is not None:
+            status = receipts.advance(kept.status, event.status) or kept.status
+        await store.keep_receipt(session, *key, status, event.error_code,
+                                 opted_out or bool(kept and kept.opted_out), at)
+        log.info("receipt_before_send", tenant=event.tenant_id, carrier=event.carrier,
+                 status=event.status)
+        return []
+    return await delivery_status.apply_receipt(session, row, event.status, event.error_code,
+                                               opted_out, at)

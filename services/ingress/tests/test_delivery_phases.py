@@ -19,6 +19,7 @@ from libs.common.observability import WEBHOOKS_UNAVAILABLE
 from libs.common.testing.app import eventually
 from services.ingress import concat, dedup, delivery, store
 from services.ingress.carriers.harness import TENANT
+from services.ingress.group_commit import MAX_IN_FLIGHT
 from services.ingress.intake import Accept, stable_id
 from services.ingress.tests.test_concat import PARTS, PHONE, WHOLE
 from services.ingress.tests.test_delivery import post
@@ -95,17 +96,18 @@ async def test_no_database_connection_is_held_while_the_bus_is_waited_for(ctx, c
         await real(events)
 
     monkeypatch.setattr(ctx.bus, "emit_many", slow)
-    posts = [asyncio.create_task(send(client, f"slow-{n}")) for n in range(5)]
-    # Five publishes wait at once (SQLite has one connection: a held one would queue the rest)...
-    await eventually(lambda: _async(len(waiting) == 5))
+    posts = [asyncio.create_task(send(client, f"slow-{n}")) for n in range(MAX_IN_FLIGHT + 1)]
+    # A publish waits in every delivery slot at once (SQLite has one connection: a held one would
+    # queue the rest), the webhook beyond them waits for a slot...
+    await eventually(lambda: _async(len(waiting) == MAX_IN_FLIGHT))
     # ...with every connection back in the pool, so other work still gets one.
     await eventually(lambda: _async(ctx.engine.pool.checkedout() == 0), timeout=5)
     async with ctx.sessions() as session:
         assert await asyncio.wait_for(session.scalar(text("SELECT 1")), 10) == 1
     release.set()
-    assert [r.status_code for r in await asyncio.gather(*posts)] == [200] * 5
+    assert [r.status_code for r in await asyncio.gather(*posts)] == [200] * (MAX_IN_FLIGHT + 1)
     events = await probe.settle(sms_inbound.TOPIC, SENDER)
-    assert sorted(e.carrier_message_id for e in events) == [f"slow-{n}" for n in range(5)]
+    assert sorted(e.carrier_message_id for e in events) == [f"slow-{n}" for n in range(MAX_IN_FLIGHT + 1)]
 
 
 async def crash_before_publishing(real, events):

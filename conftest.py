@@ -24,8 +24,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-async def settings(profile, tmp_path):
-    async with profile_settings(profile, tmp_path) as s:
+async def settings(profile, tmp_path, request):
+    """One test's settings on its profile. Its PostgreSQL database starts migrated (copied from a
+    template migrated once per run) unless the test is marked `empty_database`."""
+    empty = request.node.get_closest_marker("empty_database") is not None
+    async with profile_settings(profile, tmp_path, migrated=not empty) as s:
         yield s
 
 

@@ -37,6 +37,14 @@ def refused_unknown_tenant(metrics: str) -> float:
         r'^parley_webhooks_total\{[^}]*outcome="refused_unknown_tenant"[^}]*\} (\S+)$', metrics, re.M))
 
 
+def two_workers(service: str, tmp_path: Path, port: int, db_url: str, bootstrap: str,
+                **env: str) -> Process:
+    return Process([sys.executable, "-m", f"services.{service}"], service_env(
+        tmp_path, port, PARLEY_BUS="kafka", PARLEY_KAFKA_BOOTSTRAP=bootstrap, PARLEY_DATABASE_URL=db_url,
+        PARLEY_TOPIC_PREFIX=f"w{uuid.uuid4().hex[:10]}.", PARLEY_MIGRATE_ON_START="true",
+        PARLEY_WORKERS="2", **env))
+
+
 @pytest.fixture
 def servers(profile):
     if profile != PRODUCTION:
@@ -49,10 +57,7 @@ async def test_two_workers_share_the_port_the_groups_and_the_metrics_and_a_kille
     url, bootstrap = servers
     async with fresh_postgres(url) as db_url:
         port = free_port()
-        proc = Process([sys.executable, "-m", "services.ingress"], service_env(
-            tmp_path, port, PARLEY_BUS="kafka", PARLEY_KAFKA_BOOTSTRAP=bootstrap, PARLEY_DATABASE_URL=db_url,
-            PARLEY_TOPIC_PREFIX=f"w{uuid.uuid4().hex[:10]}.", PARLEY_MIGRATE_ON_START="true",
-            PARLEY_SIMULATOR="true", PARLEY_WORKERS="2"))
+        proc = two_workers("ingress", tmp_path, port, db_url, bootstrap, PARLEY_SIMULATOR="true")
         try:
             async def both_started():
                 return len(proc.named("started")) == 2 or None
@@ -92,11 +97,8 @@ async def test_two_workers_share_the_port_the_groups_and_the_metrics_and_a_kille
 async def test_each_worker_is_a_member_of_the_consumer_groups_of_its_own(servers, tmp_path):
     url, bootstrap = servers
     async with fresh_postgres(url) as db_url:
-        port = free_port()
-        proc = Process([sys.executable, "-m", "services.router"], service_env(
-            tmp_path, port, PARLEY_BUS="kafka", PARLEY_KAFKA_BOOTSTRAP=bootstrap, PARLEY_DATABASE_URL=db_url,
-            PARLEY_TOPIC_PREFIX=f"w{uuid.uuid4().hex[:10]}.", PARLEY_MIGRATE_ON_START="true",
-            PARLEY_WORKERS="2", PARLEY_INSTANCE_ID="pod-a"))
+        proc = two_workers("router", tmp_path, free_port(), db_url, bootstrap,
+                           PARLEY_INSTANCE_ID="pod-a")
         try:
             async def both_in_the_inbound_group():
                 members = {e["instance"] for e in proc.named("partitions_assigned")

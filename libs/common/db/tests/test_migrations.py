@@ -18,6 +18,8 @@ from libs.common.db.migrate import alembic_config, upgrade
 from libs.common.db.models.sender import SendingNumber
 from libs.common.db.session import make_engine
 
+pytestmark = pytest.mark.empty_database  # the migrations under test run on it
+
 
 async def test_migrations_apply_from_empty_and_match_the_models(settings):
     engine = make_engine(settings.database_url)

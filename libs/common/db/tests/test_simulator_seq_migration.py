@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from alembic import command
 from sqlalchemy import text
 
 from libs.common.db.migrate import alembic_config, upgrade
 from libs.common.db.session import make_engine
+
+pytestmark = pytest.mark.empty_database  # the migrations under test run on it
 
 AT = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 INSERT = text("INSERT INTO simulated_message (id, tenant_id, from_number, to_number, body, segments, "

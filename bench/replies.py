@@ -1,13 +1,16 @@
 """Which reply answers which webhook, and whether each was answered exactly once: the check every
-run of the stack ends with (bench/pipeline.py, tests/chaos).
+run of the stack ends with (bench/pipeline.py, tests/chaos); and whether each phone's replies
+reached the carrier in the order of its messages (tests/chaos).
 
 A simulator HELP always gets exactly one reply, an `outbound_message` whose `in_reply_to` is the
-webhook's message id, delivered as one `simulated_message` row (the carrier received it then).
+webhook's message id, delivered as one `simulated_message` row (the carrier received it then; its
+`seq` is the order the carrier received the tenant's messages in).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -50,6 +53,27 @@ async def fetch_replies(conn, tenant: str, since: float = 0.0) -> dict[str, list
         "SELECT o.in_reply_to, s.sent_at FROM simulated_message s JOIN outbound_message o ON o.id = s.id "
         "WHERE s.tenant_id = $1 AND s.sent_at >= $2", tenant, datetime.fromtimestamp(since, UTC))
     return replies_by_message((r["in_reply_to"], r["sent_at"].timestamp()) for r in rows)
+
+
+def out_of_order(sent: Mapping[str, list[str]], order: Mapping[str, int]) -> list[str]:
+    """Of each phone's messages (`sent`: phone → message ids in the order it sent them), the pairs
+    whose replies (`order`: message id → the carrier's seq of its first reply) came the other way
+    round; messages without a reply are left out (`exactly_once` reports them)."""
+    out = []
+    for phone, mids in sent.items():
+        replied = [m for m in mids if m in order]
+        out += [f"{phone}: {later} answered before {earlier}" for earlier, later in
+                itertools.pairwise(replied) if order[later] < order[earlier]]
+    return out
+
+
+async def reply_order(conn, tenant: str) -> dict[str, int]:
+    """in_reply_to → the seq of its first reply at the simulated carrier (the handset log's order)."""
+    rows = await conn.fetch(
+        "SELECT o.in_reply_to, min(s.seq) AS seq FROM simulated_message s "
+        "JOIN outbound_message o ON o.id = s.id WHERE s.tenant_id = $1 AND o.in_reply_to IS NOT NULL "
+        "GROUP BY o.in_reply_to", tenant)
+    return {r["in_reply_to"]: r["seq"] for r in rows}
 
 
 async def drain(conn, tenant: str, accepted: Iterable[str], bound_s: float,

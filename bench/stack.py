@@ -32,6 +32,16 @@ ADMIN_TOKEN, SECRET_KEY = "bench-admin-token", "bench-secret-key"
 OFFLINE_URL = "http://127.0.0.1:9"  # carrier APIs: the simulated carrier never calls them anyway
 
 
+def replica_names(service: str, count: int = 1) -> list[str]:
+    """The processes of a service run `count` times: its name alone, or `<service>-1` … `-<count>`."""
+    return [service] if count == 1 else [f"{service}-{k}" for k in range(1, count + 1)]
+
+
+def service_of(name: str) -> str:
+    """The service a process of the stack runs (`router-2` → `router`)."""
+    return name.partition("-")[0]
+
+
 def group_lag(committed: Mapping[int, int | None], end: Mapping[int, int]) -> int:
     """Records not yet committed by a group, over the topic's partitions (no commit: from 0)."""
     return sum(max(0, high - max(0, committed.get(p) or 0)) for p, high in end.items())
@@ -132,8 +142,10 @@ async def migrated_template(url: str, log: Path) -> str:
 
 @dataclass
 class Stack:
-    """The four services, each its own process (tree), logging to files under `logs`. A service
-    may be killed (SIGKILL, as a node dies) and started again on its port."""
+    """The four services, each its own process (tree), logging to files under `logs`. A process
+    may be killed (SIGKILL, as a node dies) and started again on its port. `replicas` runs a
+    service as several processes (`replica_names`), in the same consumer groups, each with its own
+    port and PARLEY_INSTANCE_ID (its name), as the pods of one Deployment."""
 
     logs: Path
     db_url: str
@@ -143,30 +155,40 @@ class Stack:
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
     killed: list[tuple[str, int | None]] = field(default_factory=list)  # (service, status), on purpose
+    replicas: Mapping[str, int] = field(default_factory=dict)  # service → processes (default 1)
+
+    @property
+    def names(self) -> list[str]:
+        """Every process of the stack, by service."""
+        return [n for s in SERVICES for n in replica_names(s, self.replicas.get(s, 1))]
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}"
+        """A process's URL; a service's name means its first replica (they share one database)."""
+        port = self.ports.get(name) or self.ports[replica_names(name, self.replicas.get(name, 1))[0]]
+        return f"http://127.0.0.1:{port}"
 
     def log_path(self, name: str) -> Path:
         return self.logs / f"{name}.log"
 
     async def start(self, timeout_s: float = 180) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.ports = {name: free_port() for name in SERVICES}
-        for name in SERVICES:
+        self.ports = {name: free_port() for name in self.names}
+        for name in self.names:
             await self.spawn(name)
         deadline = time.monotonic() + timeout_s
-        for name in SERVICES:
+        for name in self.names:
             await self.wait_ready(name, max(0.0, deadline - time.monotonic()), check=self.check)
 
     async def spawn(self, name: str) -> None:
-        """Start one service on its port; its output is appended to its log."""
+        """Start one process on its port; its output is appended to its log."""
         env = service_env(self.db_url, self.bootstrap, self.prefix, self.ports[name],
                           self.url("ingress"), self.logs / f"{name}-data", self.workers)
+        if name != service_of(name):  # one of several replicas: its own static group member
+            env["PARLEY_INSTANCE_ID"] = name
         with self.log_path(name).open("ab") as log:
             # Own session: a fallback SIGKILL reaches the service's worker processes too.
             self.procs[name] = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", f"services.{name}", env=env, cwd=REPO, stdout=log,
+                sys.executable, "-m", f"services.{service_of(name)}", env=env, cwd=REPO, stdout=log,
                 stderr=asyncio.subprocess.STDOUT, start_new_session=True)
 
     async def ready(self, name: str, client) -> bool:

@@ -83,9 +83,12 @@ class Carrier:
                 return message
             await asyncio.sleep(backoff_s(len(message.attempts)))
 
-    async def stream(self, rate: float, until: asyncio.Event, limit: int, tag: str) -> list[Message]:
-        """New messages at `rate` per second (distinct phones) until `until` is set or `limit` were
-        sent, each delivered on its own; returns them once each is accepted or given up."""
+    async def stream(self, rate: float, until: asyncio.Event, limit: int, tag: str,
+                     per_phone: int = 1) -> list[Message]:
+        """New messages at `rate` per second until `until` is set or `limit` were sent; returns
+        them once each is accepted or given up. Each phone sends `per_phone` of them one after
+        another, the next once the one before is accepted or given up (a subscriber answering a
+        reply), so ingress takes a phone's messages in the order they are listed."""
         messages: list[Message] = []
         tasks: list[asyncio.Task] = []
         # No bound on waiting for a pooled connection: only the service's answer is timed.
@@ -95,12 +98,23 @@ class Carrier:
         limits = httpx.Limits(max_connections=512, keepalive_expiry=KEEP_ALIVE_S)
         async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
             origin = time.monotonic()
-            for k in range(limit):
+            for k in range(max(1, limit // per_phone)):
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(until.wait(), max(0.0, origin + k / rate - time.monotonic()))
+                    await asyncio.wait_for(until.wait(),
+                                           max(0.0, origin + k * per_phone / rate - time.monotonic()))
                 if until.is_set():
                     break
-                messages.append(message := Message(f"{tag}-{k}", phone(k)))
-                tasks.append(asyncio.create_task(self.deliver(client, message)))
+                tasks.append(asyncio.create_task(self.converse(client, messages, f"{tag}-{k}", phone(k),
+                                                               per_phone, until)))
             await asyncio.gather(*tasks)
         return messages
+
+    async def converse(self, client: httpx.AsyncClient, messages: list[Message], mid: str, sender: str,
+                       count: int, until: asyncio.Event) -> None:
+        """`count` messages from one phone, each delivered once the one before is done; the first
+        is `mid`, the next `mid.1`, `mid.2` …; none is begun once `until` is set."""
+        for i in range(count):
+            if i and until.is_set():
+                return
+            messages.append(message := Message(f"{mid}.{i}" if i else mid, sender))
+            await self.deliver(client, message)

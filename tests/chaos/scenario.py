@@ -29,18 +29,21 @@ import math
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import percentile
 from bench.pipeline import markdown
-from bench.replies import drain, exactly_once
-from bench.stack import NUMBER, SERVICES, TENANT, Stack, create_tenant, pg_args, prime
+from bench.replies import drain, exactly_once, out_of_order, reply_order
+from bench.stack import NUMBER, TENANT, Stack, create_tenant, pg_args, prime, replica_names, service_of
 from libs.common.testing.servers import ScriptBroker
 from tests.chaos.carrier import Carrier, Message
 
 KILLABLE = ("router", "sender", "segmentation")
+# The services a plan may run as several replicas, and the log line each writes per unit of work
+# (an inbound decided, a reply sent), by which the run tells that every replica took a share.
+WORK = {"router": "decided", "sender": "send_sent"}
 BROKER_FAULTS = ("kafka", "kafka-stop")
 FAULTS = (*KILLABLE, *BROKER_FAULTS, *(f"{b}+{s}" for b in BROKER_FAULTS for s in KILLABLE), "postgres")
 REVIVE_AFTER_S = 1.0  # a service that exited on its own is started again after this pause
@@ -57,11 +60,24 @@ class Plan:
     broker_down_s: float = 10.0
     drain_s: float = 180.0  # a bound on waiting for the replies once the carrier is done
     limit: int = 5000  # most messages the carrier sends
+    per_phone: int = 1  # messages each phone sends, one after another (Carrier.stream)
+    # Processes per service (default 1), each its own name (`router-1`, `router-2`): the faults
+    # then name one replica, e.g. `router-2`.
+    replicas: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = set(self.faults) - set(FAULTS)
+        several = {s for s, n in self.replicas.items() if n != 1}
+        if several - set(WORK):
+            raise ValueError(f"replicas of {sorted(several - set(WORK))}: only of {', '.join(WORK)}")
+        unknown = set(self.faults) - set(self.known_faults)
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}")
+
+    @property
+    def known_faults(self) -> tuple[str, ...]:
+        """FAULTS, with each killable service replaced by its replicas where it has several."""
+        kill = [n for s in KILLABLE for n in replica_names(s, self.replicas.get(s, 1))]
+        return (*kill, *BROKER_FAULTS, *(f"{b}+{s}" for b in BROKER_FAULTS for s in kill), "postgres")
 
 
 @dataclass
@@ -86,6 +102,8 @@ class Run:
     exits: list[str] = field(default_factory=list)  # services that exited other than by a kill
     startup_s: float = math.nan  # the four services' first start → all ready
     logs: Path | None = None
+    order: dict[str, int] = field(default_factory=dict)  # message id → the carrier's seq of its reply
+    work: dict[str, int] = field(default_factory=dict)  # replica → units of work it logged (WORK)
 
 
 # --- verdict and figures (pure) -----------------------------------------------------------------
@@ -99,6 +117,8 @@ class Verdict:
     bad_answers: list[str]  # timeouts, connection errors, statuses but 2xx and 503: by kind
     exits: list[str]
     unrecovered: list[str]
+    reordered: list[str] = field(default_factory=list)  # a phone's replies not in its messages' order
+    idle: list[str] = field(default_factory=list)  # replicas that did no work
 
     @property
     def failures(self) -> list[str]:
@@ -106,6 +126,8 @@ class Verdict:
                  ("accepted without a reply", self.missing),
                  ("replied more than once", self.duplicated),
                  ("replied although never accepted", self.refused_replied),
+                 ("replies out of the subscriber's order", self.reordered),
+                 ("replicas that handled nothing", self.idle),
                  ("answers other than 2xx or 503", self.bad_answers),
                  ("services that exited other than by a kill", self.exits),
                  ("faults the stack did not recover from", self.unrecovered)]
@@ -120,7 +142,18 @@ def judge(run: Run) -> Verdict:
     return Verdict(not_accepted=refused, missing=once.missing, duplicated=once.duplicated,
                    refused_replied=once.refused_replied, bad_answers=bad_answers(run),
                    exits=list(run.exits),
-                   unrecovered=[f"{f.name}: {f.error}" for f in run.faults if f.error])
+                   unrecovered=[f"{f.name}: {f.error}" for f in run.faults if f.error],
+                   reordered=out_of_order(by_phone(run.messages), run.order),
+                   idle=sorted(name for name, count in run.work.items() if not count))
+
+
+def by_phone(messages: list[Message]) -> dict[str, list[str]]:
+    """Each phone's accepted messages in the order it sent them."""
+    out: dict[str, list[str]] = {}
+    for m in messages:
+        if m.accepted:
+            out.setdefault(m.phone, []).append(m.mid)
+    return out
 
 
 def origin(run: Run) -> float:
@@ -171,6 +204,9 @@ def figures(run: Run) -> dict[str, object]:
         "other non-2xx": sum(n for s, n in statuses.items() if s[0].isdigit()
                              and s != "503" and not s.startswith("2")),
         "unexpected exits": len(run.exits),
+        "phones": len({m.phone for m in run.messages}),
+        "replies out of order": len(verdict.reordered),
+        **{f"work logged by {name}": count for name, count in sorted(run.work.items())},
         "reply p50 ms (outside faults)": percentile(latencies, 50) * 1000,
         "reply p99 ms (outside faults)": percentile(latencies, 99) * 1000,
         "replies outside faults": len(latencies),
@@ -191,24 +227,39 @@ def report(run: Run) -> str:
              f"+{f.recovered_at - start:,.1f}" if f.recovered_at else "not recovered"]
             for f in run.faults]
     lines.append(markdown(["fault", "at s", "restarted", "time to ready s", "all ready again at s"], rows))
-    lines.append(f"\nfirst start of the four services → all ready: {_num(run.startup_s)} s")
+    lines.append(f"\nfirst start of every process → all ready: {_num(run.startup_s)} s")
     verdict = judge(run)
     lines += ["", *(f"FAIL: {line}" for line in verdict.failures)] if verdict.failures else ["", "PASS"]
     return "\n".join(lines)
 
 
 def log_excerpts(logs: Path, lines: int = 12) -> str:
-    """The last warnings and errors of each service's log (JSON lines), for a failure report."""
+    """The last warnings and errors of each process's log (JSON lines), for a failure report."""
     out = []
-    for name in SERVICES:
-        path = logs / f"{name}.log"
-        if not path.exists():
-            continue
+    for path in sorted(logs.glob("*.log")):
         picked = [line for line in path.read_text(errors="replace").splitlines()
                   if _is_problem(line)][-lines:]
         if picked:
-            out.append(f"--- {name}.log ---\n" + "\n".join(picked))
+            out.append(f"--- {path.name} ---\n" + "\n".join(picked))
     return "\n".join(out)
+
+
+def logged_work(logs: Path, names: list[str]) -> dict[str, int]:
+    """Of the processes `names` (replicas of WORK's services), how many units of work each logged
+    over the whole run, its restarts included (one log file per process, appended to)."""
+    out = {}
+    for name in names:
+        path, event = logs / f"{name}.log", WORK[service_of(name)]
+        text = path.read_text(errors="replace") if path.exists() else ""
+        out[name] = sum(1 for line in text.splitlines() if _event(line) == event)
+    return out
+
+
+def _event(line: str) -> str | None:
+    try:
+        return json.loads(line).get("event")
+    except (ValueError, AttributeError):
+        return None
 
 
 def _is_problem(line: str) -> bool:
@@ -263,8 +314,8 @@ class ExitWatch:
 
 
 async def _all_ready(stack: Stack) -> None:
-    """Every service answers /readyz 200, whichever process serves it (exits are ExitWatch's)."""
-    await asyncio.gather(*(_ready(stack, name) for name in SERVICES))
+    """Every process answers /readyz 200, whichever one runs now (exits are ExitWatch's)."""
+    await asyncio.gather(*(_ready(stack, name) for name in stack.names))
 
 
 async def _ready(stack: Stack, name: str) -> None:
@@ -283,7 +334,7 @@ async def inject(name: str, plan: Plan, stack: Stack, broker: ScriptBroker,
     fault = Fault(describe(name), time.time())
     base, _, also = name.partition("+")
     try:
-        if base in KILLABLE:
+        if service_of(base) in KILLABLE:
             await stack.kill(base)
             await asyncio.sleep(plan.service_down_s)
             started = time.monotonic()
@@ -318,7 +369,8 @@ async def run(plan: Plan, db_url: str, broker: ScriptBroker, workdir: Path,
     `progress` hears of each fault as it is injected and recovered from."""
     import asyncpg
 
-    stack = Stack(workdir / "logs", db_url, broker.bootstrap, f"chaos{uuid.uuid4().hex[:8]}.", None)
+    stack = Stack(workdir / "logs", db_url, broker.bootstrap, f"chaos{uuid.uuid4().hex[:8]}.", None,
+                  replicas=dict(plan.replicas))
     started = time.monotonic()
     result = Run([], {}, [], logs=stack.logs)
     try:
@@ -333,7 +385,8 @@ async def run(plan: Plan, db_url: str, broker: ScriptBroker, workdir: Path,
         carrier = Carrier(f"{stack.url('ingress')}/webhooks/simulator/{TENANT}/inbound", NUMBER)
         with ExitWatch(stack, time.time()) as watch:
             done = asyncio.Event()
-            stream = asyncio.create_task(carrier.stream(plan.rate, done, plan.limit, "chaos"))
+            stream = asyncio.create_task(carrier.stream(plan.rate, done, plan.limit, "chaos",
+                                                        plan.per_phone))
             await asyncio.sleep(plan.lead_s)
             for name in plan.faults:
                 progress(f"  +{time.time() - watch.origin:,.0f} s: {describe(name)} …")
@@ -348,6 +401,7 @@ async def run(plan: Plan, db_url: str, broker: ScriptBroker, workdir: Path,
             try:
                 accepted = [m.mid for m in result.messages if m.accepted]
                 result.replies = await drain(conn, TENANT, accepted, plan.drain_s)
+                result.order = await reply_order(conn, TENANT)
             finally:
                 await conn.close()
         result.exits = watch.exits
@@ -356,5 +410,6 @@ async def run(plan: Plan, db_url: str, broker: ScriptBroker, workdir: Path,
         result.exits += [f"{name} exited with status {code} on SIGTERM at the end"
                          for name, code in codes.items() if code != 0 and
                          not any(e.startswith(f"{name} ") for e in result.exits)]
+        result.work = logged_work(stack.logs, [n for n in stack.names if n != service_of(n)])
     return result
 

@@ -89,3 +89,28 @@ async def test_the_stream_sends_distinct_ids_and_phones_until_told_to_stop():
 
 def test_the_pause_doubles_up_to_a_cap():
     assert [backoff_s(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+
+
+async def test_a_phones_next_message_is_posted_only_once_the_one_before_is_accepted():
+    app, arrivals = FastAPI(), []
+    tries: dict[str, int] = defaultdict(int)
+
+    @app.post("/inbound")
+    async def inbound(request: Request) -> JSONResponse:
+        body = await request.json()
+        arrivals.append((body["from"], body["id"]))
+        tries[body["id"]] += 1
+        return JSONResponse({}, status_code=503 if tries[body["id"]] < 3 else 200)  # 2 refusals each
+
+    until = asyncio.Event()
+    async with local_server(app) as base:
+        messages = await Carrier(f"{base}/inbound", "+15555550000").stream(
+            100.0, until, limit=12, tag="t", per_phone=3)
+    assert len(messages) == 12 and all(m.accepted for m in messages)
+    phones = {m.phone for m in messages}
+    assert len(phones) == 4
+    for phone in phones:
+        seen = [mid for sender, mid in arrivals if sender == phone]
+        first = seen[0]
+        assert seen == [first] * 3 + [f"{first}.1"] * 3 + [f"{first}.2"] * 3
+        assert [m.mid for m in messages if m.phone == phone] == [first, f"{first}.1", f"{first}.2"]

@@ -1,15 +1,17 @@
 """What the chaos run counts as a failure and how it measures: each rule of `judge` catches its
-own kind of defect, reply latency leaves out what overlaps a fault window, and a service that
-exits on its own is recorded and started again."""
+own kind of defect, reply latency leaves out what overlaps a fault window, a service that exits
+on its own is recorded and started again, and a replica's work is counted from its own log."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import sys
 
 import pytest
 
+from bench.replies import out_of_order
 from libs.common.testing.app import eventually
 from tests.chaos import scenario
 from tests.chaos.carrier import Attempt, Message
@@ -18,9 +20,11 @@ from tests.chaos.scenario import (
     Fault,
     Plan,
     Run,
+    by_phone,
     describe,
     figures,
     judge,
+    logged_work,
     reply_latencies,
     report,
 )
@@ -39,6 +43,12 @@ def clean_run() -> Run:
 def test_a_run_where_each_accepted_message_got_one_reply_and_only_2xx_or_503_passes():
     assert judge(clean_run()).failures == []
     assert "PASS" in report(clean_run())
+
+
+def test_replies_in_the_phones_order_by_replicas_that_each_worked_pass():
+    run = clean_run()  # "a" then "b", from one phone
+    run.order, run.work = {"a": 7, "b": 9}, {"router-1": 3, "router-2": 1}
+    assert judge(run).failures == []
 
 
 def add(run: Run, message: Message, replied: bool = True) -> None:
@@ -61,6 +71,8 @@ def add(run: Run, message: Message, replied: bool = True) -> None:
      {"services that exited other than by a kill"}),
     (lambda r: r.faults.append(Fault("kill -9 kafka", 70.0, error="ingress not ready after 180 s")),
      {"faults the stack did not recover from"}),
+    (lambda r: r.order.update(a=9, b=7), {"replies out of the subscriber's order"}),
+    (lambda r: r.work.update({"sender-1": 40, "sender-2": 0}), {"replicas that handled nothing"}),
 ])
 def test_each_kind_of_defect_fails_the_run(change, rules):
     broken = clean_run()
@@ -143,3 +155,38 @@ def test_a_broker_fault_may_restart_a_service_while_the_broker_is_away():
     assert describe("kafka+sender") == "kill -9 kafka, kill -9 sender and start it meanwhile"
     assert describe("kafka-stop") == "stop kafka"
     assert Plan(faults=("kafka-stop+router", "postgres")).faults == ("kafka-stop+router", "postgres")
+
+
+def test_a_phones_replies_out_of_its_order_are_named_and_unanswered_or_refused_messages_left_out():
+    messages = [Message("p1", "+1", [Attempt(1.0, "200")]), Message("q1", "+2", [Attempt(1.0, "200")]),
+                Message("p2", "+1", [Attempt(2.0, "422")]), Message("p3", "+1", [Attempt(3.0, "200")]),
+                Message("q2", "+2", [Attempt(2.0, "200")]), Message("q3", "+2", [Attempt(3.0, "200")])]
+    sent = by_phone(messages)
+    assert sent == {"+1": ["p1", "p3"], "+2": ["q1", "q2", "q3"]}
+    assert out_of_order(sent, {"p1": 1, "p3": 4, "q1": 2, "q3": 3}) == []  # q2 unanswered: left out
+    assert out_of_order(sent, {"p1": 5, "p3": 4, "q1": 2, "q2": 6, "q3": 3}) == [
+        "+1: p3 answered before p1", "+2: q3 answered before q2"]
+
+
+def test_a_plan_with_replicas_names_its_faults_by_replica():
+    plan = Plan(faults=("router-2", "kafka-stop+sender-1", "segmentation"),
+                replicas={"router": 2, "sender": 2})
+    assert "router" not in plan.known_faults and "sender-3" not in plan.known_faults
+    with pytest.raises(ValueError, match="router"):
+        Plan(faults=("router",), replicas={"router": 2})
+    with pytest.raises(ValueError, match="ingress"):
+        Plan(faults=(), replicas={"ingress": 2})
+
+
+def test_a_replicas_work_is_counted_from_its_own_log_over_its_restarts(tmp_path):
+    def line(event: str, **more: object) -> str:
+        return json.dumps({"event": event, "level": "info", **more})
+
+    (tmp_path / "router-1.log").write_text("\n".join([
+        line("decided", stage="compliance"), "Traceback (most recent call last):",
+        line("partitions_assigned"), line("decided", stage="compliance"), "{not json",
+        line("decided")]) + "\n")
+    (tmp_path / "router-2.log").write_text(line("partitions_assigned") + "\n")
+    (tmp_path / "sender-1.log").write_text(line("send_sent") + "\n" + line("send_skipped") + "\n")
+    assert logged_work(tmp_path, ["router-1", "router-2", "sender-1", "sender-2"]) == {
+        "router-1": 3, "router-2": 0, "sender-1": 1, "sender-2": 0}

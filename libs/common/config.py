@@ -63,11 +63,10 @@ class Settings(BaseSettings):
         True, description="Rejoin consumer groups as the same member after a restart (10 s session), so a "
                           "container restarted in place takes its partitions back at once; off: "
                           "ordinary members with a 6 s session.")
-    workers: int | None = Field(
-        None, ge=1, le=64, description="Worker processes per service, each a member of the service's "
-                                       "consumer groups and serving HTTP on one shared port; "
-                                       "default: one per available core with Kafka, always 1 on the "
-                                       "memory bus.")
+    workers: int = Field(
+        1, ge=0, le=64, description="Worker processes per service, each a member of the service's "
+                                    "consumer groups and serving HTTP on one shared port; 0: one per "
+                                    "core the process may use. Always 1 on the memory bus.")
     kafka_replication_factor: int = Field(
         1, ge=1, description="Replicas per topic when Parley creates them (3 on a production cluster).")
     bus_max_tries: int = Field(5, ge=1, description="Handler tries before a dead-letter topic.")

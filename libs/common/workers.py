@@ -49,12 +49,14 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def count(workers: int | None, bus: str) -> int:
-    """PARLEY_WORKERS, else one per core with Kafka and one on the memory bus (whose topics live
-    in the process: several processes would each have their own)."""
+def count(workers: int, bus: str) -> int:
+    """PARLEY_WORKERS (0: one per available core); always one on the memory bus, whose topics live
+    in the process (several processes would each have their own). The default is one: a process
+    per container, scaled by replicas, is what Kubernetes and Compose schedule, restart and drain;
+    on a host of its own a service may take every core."""
     if bus == "memory":
         return 1
-    return workers if workers is not None else available_cores()
+    return workers or available_cores()
 
 
 def index() -> int | None:

@@ -113,6 +113,14 @@ async def test_each_worker_is_a_member_of_the_consumer_groups_of_its_own(servers
 
 
 @pytest.mark.parametrize("configured, bus, expected", [
-    (None, "memory", 1), (4, "memory", 1), (3, "kafka", 3), (None, "kafka", workers.available_cores())])
-def test_the_worker_count_is_the_setting_else_one_per_core_with_kafka(configured, bus, expected):
+    (1, "memory", 1), (4, "memory", 1), (3, "kafka", 3), (1, "kafka", 1),
+    (0, "kafka", workers.available_cores())])
+def test_the_worker_count_is_the_setting_and_0_is_one_per_core_but_the_memory_bus_has_one(
+        configured, bus, expected):
     assert workers.count(configured, bus) == expected
+
+
+def test_the_default_is_one_worker():
+    from libs.common.config import Settings
+
+    assert Settings(bus="kafka", database_url="postgresql+asyncpg://p@127.0.0.1/p").workers == 1

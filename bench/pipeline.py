@@ -212,6 +212,7 @@ class Row:
     delivered: int = 0  # replies in the CPU window (all of them, late accepted ones too)
     outbound: dict[str, int] = field(default_factory=dict)  # sender's outbound_message by status
     cpu_ms: dict[str, float | None] = field(default_factory=dict)
+    db: dict[str, float] = field(default_factory=dict)  # the database's counters per reply
     ramp: list[tuple[float, int, int, Figure, bool]] = field(default_factory=list)
     saturation: float | None = None
     error: str | None = None
@@ -340,6 +341,7 @@ async def run_once(label: str, steps: list[tuple[float, float]], opts: Options, 
                                      max_connections=opts.connections, timeout_s=opts.timeout,
                                      nice=opts.nice, stop_on_error=ramp), run_dir)
             roots = {**stack.pids(), **server_pids()}
+            db_before = await db_counters(conn)
             cpu_before = tree_cpu_seconds(roots)
             origin = await gen.start()
             total_s = sum(s for _, s in steps)
@@ -366,6 +368,8 @@ async def run_once(label: str, steps: list[tuple[float, float]], opts: Options, 
             replies = await drain(conn, TENANT, accepted, opts.drain, stack.check)
             drained_at = time.time()
             cpu_after = tree_cpu_seconds(roots)
+            await asyncio.sleep(1.2)  # PostgreSQL flushes its statistics once a second
+            db_after = await db_counters(conn)
             row.lag_after = await kafka.lag()
             row.outbound = {r["status"]: r["n"] for r in await conn.fetch(
                 "SELECT status, count(*) AS n FROM outbound_message GROUP BY status ORDER BY status")}
@@ -377,6 +381,7 @@ async def run_once(label: str, steps: list[tuple[float, float]], opts: Options, 
                       else (cpu_after[name] - cpu_before[name]) * 1000 / max(1, row.delivered)
                       for name in roots}
         row.cpu_ms["loadgen"] = gen.done.get("cpu_s", math.nan) * 1000 / max(1, len(requests))
+        row.db = {k: (db_after[k] - db_before[k]) / max(1, row.delivered) for k in db_before}
     except Exception as exc:  # reported in the table; the next rate still runs
         row.error = f"{type(exc).__name__}: {exc}"
     finally:
@@ -391,6 +396,17 @@ async def run_once(label: str, steps: list[tuple[float, float]], opts: Options, 
         with contextlib.suppress(Exception):
             await admin_sql(pg_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
     return row
+
+
+DB_COUNTERS = {  # what PostgreSQL did, per reply delivered (WAL is the cluster's: nothing else runs)
+    "commits": "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+    "wal_bytes": "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')",
+    "db_bytes": "SELECT pg_database_size(current_database())",
+}
+
+
+async def db_counters(conn) -> dict[str, float]:
+    return {name: float(await conn.fetchval(sql)) for name, sql in DB_COUNTERS.items()}
 
 
 def _figures(row: Row, requests: list[Request], accepted: list[str], replies: dict[str, list[float]],
@@ -498,6 +514,14 @@ def print_report(rows: list[Row], opts: Options) -> None:
             notes.append(f"error: {r.error}")
         if notes:
             print(f"  {r.label}: " + "; ".join(notes))
+    measured = [r for r in rows if r.db]
+    if measured:
+        print("\nPostgreSQL per reply delivered (commits from pg_stat_database, WAL from the LSN, "
+              "growth of the database's size):")
+        print(markdown(["offered/s", "commits", "WAL KiB", "size KiB"],
+                       [[_num(r.offered) if not r.ramp else f"ramp→{_num(r.offered)}",
+                         _num(r.db["commits"], 1), _num(r.db["wal_bytes"] / 1024, 1),
+                         _num(r.db["db_bytes"] / 1024, 1)] for r in measured]))
     for r in rows:
         if r.ramp:
             print(f"\nramp (+{opts.ramp_step:g} msg/s every {opts.ramp_every:g} s; held = all 2xx and "

@@ -65,7 +65,7 @@ class GroupCommit:
             for waiting in group:
                 waiting.done.cancel()
             raise
-        except Exception as exc:  # handed to every caller of the group
+        except BaseException as exc:  # handed to every caller of the group, which raises it
             for waiting in group:
                 if not waiting.done.done():
                     waiting.done.set_exception(exc)

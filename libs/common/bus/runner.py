@@ -81,8 +81,8 @@ async def process_record(
                 await _dead_letter(publisher, record, group, topic_name, repr(exc), attempt)
                 return
             await asyncio.sleep(backoff_s * 2 ** (attempt - 1))
-    # In order, all at once (Kafka: every ack awaited together, one round trip instead of one each).
-    await publisher.emit_many(list(produced))
+    if produced:  # in order, all at once (Kafka: every ack awaited together, not one by one)
+        await publisher.emit_many(list(produced))
     BUS_HANDLED.labels(topic=topic_name, group=group).inc()
 
 

@@ -32,6 +32,14 @@ async def settings(profile, tmp_path, request):
         yield s
 
 
+def _without_loop(monkeypatch, module, name: str) -> None:
+    """Replace a service loop with one that only waits, for the services a test starts next."""
+    async def no_loop(ctx):
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(module, name, no_loop)
+
+
 @pytest.fixture
 def timers_by_hand(monkeypatch):
     """No timer loop in the routers a test starts: it would race the timers the test fires by
@@ -39,10 +47,16 @@ def timers_by_hand(monkeypatch):
     before the test sets its clock, it reads the real time, when START's timers are long due."""
     from services.router import timers
 
-    async def no_loop(ctx):
-        await asyncio.Event().wait()
+    _without_loop(monkeypatch, timers, "timer_loop")
 
-    monkeypatch.setattr(timers, "timer_loop", no_loop)
+
+@pytest.fixture
+def deferred_by_hand(monkeypatch):
+    """No deferred-send loop in the senders a test starts: it would race the `run_due` calls the
+    test makes after moving its clock, taking a message the test is about to send."""
+    from services.sender import deferred
+
+    _without_loop(monkeypatch, deferred, "deferred_loop")
 
 
 @pytest.fixture

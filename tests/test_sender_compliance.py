@@ -6,12 +6,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from libs.common.db.models.sender import CarrierOptOut, SimulatedMessage
 from libs.common.testing.app import eventually
 from libs.common.testing.consent import subscribe
 from libs.common.testing.phone import Clock, Phone
 from services.sender.deferred import run_due
 from services.sender.tests.helpers import NUMBERS, count, listen, message, on_fake_carrier, send
+
+# The tests send deferred messages with `run_due` after moving the clock, not the sender's loop.
+pytestmark = pytest.mark.usefixtures("deferred_by_hand")
 
 NEW_YORK, LOS_ANGELES, HONOLULU, UK = "+12125550123", "+13105550123", "+18085550123", "+447911123456"
 NY_NIGHT = datetime(2026, 11, 21, 7, 30, tzinfo=UTC)  # 02:30 New York, 23:30 LA, 21:30 Honolulu, 07:30 UK

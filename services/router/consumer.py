@@ -123,15 +123,8 @@ async def _decide_in(session: AsyncSession, ctx: Ctx, tenant_id: str, phone: str
     return events, fx
 
 
-def _inbound_args(event: InboundSms) -> tuple[tuple, dict]:
-    return ((event.tenant_id, event.phone, event.carrier, event.carrier_message_id,
-             lambda rules, sub, now: decide(event, rules, sub, now)),
-            {"required": True, "source_text": event.body, "to_number": event.to})
-
-
 async def handle_inbound(event: InboundSms, ctx: Ctx) -> list[Event]:
-    args, kwargs = _inbound_args(event)
-    return await _decide_once(ctx, *args, **kwargs)
+    return await handle_inbound_batch([event], ctx)
 
 
 async def handle_inbound_batch(events: list[InboundSms], ctx: Ctx) -> list[Event]:
@@ -143,8 +136,10 @@ async def handle_inbound_batch(events: list[InboundSms], ctx: Ctx) -> list[Event
     decided: list[tuple[Effects, str]] = []
     async with ctx.sessions() as session, session.begin():
         for event in events:
-            args, kwargs = _inbound_args(event)
-            out, fx = await _decide_in(session, ctx, *args, **kwargs)
+            out, fx = await _decide_in(session, ctx, event.tenant_id, event.phone, event.carrier,
+                                       event.carrier_message_id,
+                                       lambda rules, sub, now, event=event: decide(event, rules, sub, now),
+                                       required=True, source_text=event.body, to_number=event.to)
             produced.extend(out)
             if fx is not None:
                 decided.append((fx, event.carrier))
